@@ -1,0 +1,220 @@
+//! Stage 2 — namespaces: the container init is born inside new namespaces
+//! (one clone3 call), and joins the ones config.json names by path (setns).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Error, Result};
+use crate::explain::{self, Actor, Step};
+use crate::sys::{self, flag_names, Sys, CLONE_FLAGS};
+
+pub const NAMESPACES: Step = Step {
+    id: "namespaces",
+    stage: 2,
+    title: "clone the container init into new namespaces",
+    why: "A container is an ordinary process that sees its own copy of some kernel resources: its own process ids (pid), mount table (mnt), hostname (uts), IPC objects, network stack and, optionally, user ids. One clone3 call with a CLONE_NEW* flag per namespace creates the process and its namespaces together; the child starts as pid 1 of its new pid namespace.",
+    man: &["clone(2)", "namespaces(7)", "pid_namespaces(7)"],
+    shell: "unshare --mount --uts --ipc --net --pid --fork sh",
+    config: &["linux.namespaces"],
+    look: &["ls -l /proc/{pid}/ns", "lsns -p {pid}"],
+    actor: Actor::Runtime,
+};
+
+pub const JOIN: Step = Step {
+    id: "namespaces.join",
+    stage: 2,
+    title: "join existing namespaces named by path",
+    why: "A namespace entry with a path (like /proc/1234/ns/net or a bind-mounted netns) means: do not make a new one, share that one. The init opens the file and calls setns, the way Kubernetes pods share one network namespace and `learnrt exec` enters a running container.",
+    man: &["setns(2)", "nsenter(1)"],
+    shell: "nsenter --net=/var/run/netns/demo sh",
+    config: &["linux.namespaces[].path"],
+    look: &["ls -l /proc/{pid}/ns"],
+    actor: Actor::Init,
+};
+
+/// What the namespaces stage will do.
+pub struct Plan {
+    /// Flags for clone3 (CLONE_NEWCGROUP is left out: the cgroup namespace
+    /// is made after the init has joined its cgroup, see cgroups.rs).
+    pub clone_flags: u64,
+    /// Namespaces to join: (CLONE_NEW* type, path, opened file).
+    pub join: Vec<(i32, PathBuf, OwnedFd)>,
+    pub new_cgroup_ns: bool,
+    pub userns: bool,
+    pub from: Vec<String>,
+}
+
+pub fn flag_of(t: LinuxNamespaceType) -> u64 {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS as u64,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP as u64,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS as u64,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC as u64,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER as u64,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID as u64,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET as u64,
+        LinuxNamespaceType::Time => 0x80,
+    }
+}
+
+/// The name used in /proc/<pid>/ns and in state.json.
+pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Decide the clone flags and open every namespace path (in the runtime,
+/// before the clone, so a bad path fails early and leaves nothing behind).
+pub fn plan(spec: &Spec) -> Result<Plan> {
+    let mut p = Plan {
+        clone_flags: 0,
+        join: vec![],
+        new_cgroup_ns: false,
+        userns: false,
+        from: vec![],
+    };
+    let nss = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for (i, ns) in nss.iter().enumerate() {
+        let t = ns.typ();
+        p.from.push(format!("linux.namespaces[{i}]"));
+        if t == LinuxNamespaceType::User {
+            p.userns = true;
+        }
+        match ns.path() {
+            Some(path) if !path.as_os_str().is_empty() => {
+                let f = std::fs::File::open(path).map_err(|e| {
+                    Error::new(
+                        NAMESPACES.id,
+                        format!("linux.namespaces[{i}].path {}: {e}", path.display()),
+                    )
+                    .hint("the path must be a namespace file such as /proc/<pid>/ns/net or a bind mount of one")
+                })?;
+                p.join.push((flag_of(t) as i32, path.clone(), f.into()));
+            }
+            _ => {
+                if t == LinuxNamespaceType::Cgroup {
+                    p.new_cgroup_ns = true;
+                } else {
+                    p.clone_flags |= flag_of(t);
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 with no stack: like fork(2), the child goes on from here on a
+/// copy of our stack. Returns 0 in the child and the child's pid (in our
+/// pid namespace) in the parent.
+///
+/// The caller must be single-threaded: only the calling thread is copied.
+pub fn clone_process(flags: u64) -> Result<i32> {
+    // A pid namespace given by path is entered here, in the parent: setns
+    // on a pid namespace only moves our future children.
+    sys::call(
+        "clone3",
+        || {
+            format!(
+                "{{flags={}, exit_signal=SIGCHLD}}, {}",
+                flag_names(flags, CLONE_FLAGS),
+                std::mem::size_of::<CloneArgs>()
+            )
+        },
+        || {
+            let args = CloneArgs {
+                flags,
+                exit_signal: libc::SIGCHLD as u64,
+                ..Default::default()
+            };
+            // SAFETY: clone3 without CLONE_VM and with no stack behaves like
+            // fork: the child gets a copy of our memory. We are
+            // single-threaded here, so no lock is held by a missing thread.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_clone3,
+                    &args as *const CloneArgs,
+                    std::mem::size_of::<CloneArgs>(),
+                )
+            };
+            if r < 0 {
+                Err(nix::errno::Errno::last())
+            } else {
+                Ok(r as i32)
+            }
+        },
+    )
+    .map_err(|e| Error::sys(NAMESPACES.id, "create the container init", e))
+}
+
+/// Runtime side: clone the init. Pid namespaces given by path are joined
+/// here first (they only affect children).
+pub fn clone_init(plan: &Plan) -> Result<i32> {
+    let g = explain::stage(&NAMESPACES, &plan.from)?;
+    for (t, path, fd) in &plan.join {
+        if *t == libc::CLONE_NEWPID {
+            crate::sys::Linux
+                .setns(fd.as_raw_fd(), *t, &path.display().to_string())
+                .map_err(|e| Error::sys(NAMESPACES.id, "join the pid namespace", e))?;
+        }
+    }
+    explain::note(|| {
+        "the child is a copy of this process (no re-exec): it runs the init-side stages and ends in execve".to_string()
+    });
+    let r = clone_process(plan.clone_flags);
+    if r.is_err() {
+        g.failed();
+    }
+    r
+}
+
+/// Init side: setns into every namespace given by path (the user
+/// namespace first: it decides what we may do in the others).
+pub fn join(sys: &dyn Sys, plan: &Plan) -> Result<()> {
+    let others: Vec<_> = plan
+        .join
+        .iter()
+        .filter(|(t, _, _)| *t != libc::CLONE_NEWPID)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    explain::run_stage(&JOIN, &[], || {
+        let mut ordered = others.clone();
+        ordered.sort_by_key(|(t, _, _)| *t != libc::CLONE_NEWUSER);
+        for (t, path, fd) in ordered {
+            sys.setns(fd.as_raw_fd(), *t, &path.display().to_string())
+                .map_err(|e| Error::sys(JOIN.id, format!("join {}", path.display()), e))?;
+        }
+        Ok(())
+    })
+}
