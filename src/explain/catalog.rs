@@ -5,6 +5,7 @@
 use super::Step;
 use crate::stages::{
     bundle, cgroups, devices, exec, finish, hooks, idmap, namespaces, pivot_root, process, rootfs,
+    teardown,
 };
 
 /// All steps, in execution order.
@@ -36,6 +37,8 @@ pub static ALL: &[&Step] = &[
     &crate::seccomp::SECCOMP,
     &exec::EXEC,
     &hooks::POSTSTART,
+    &teardown::KILL,
+    &teardown::DELETE,
     &hooks::POSTSTOP,
 ];
 

@@ -61,10 +61,10 @@ pub fn stage_text(step: &Step, color: bool, with_why: bool) -> String {
         s.push('\n');
     }
     if with_why {
-        let why = wrap(step.why, "      ");
+        let why = wrap(step.why, "        ");
         let why = why.trim_start().to_string();
         if color {
-            s.push_str(&format!("  {} {}", "why:".yellow(), why.italic()));
+            s.push_str(&format!("  {}  {}", "why:".yellow(), why.italic()));
         } else {
             s.push_str(&format!("  why:  {why}"));
         }

@@ -240,11 +240,7 @@ fn create_in(
                 let Some(master) = fd else {
                     return Err(Error::new("console", "the init sent no pty"));
                 };
-                if let Some(size) = spec
-                    .process()
-                    .as_ref()
-                    .and_then(|p| p.console_size())
-                {
+                if let Some(size) = spec.process().as_ref().and_then(|p| p.console_size()) {
                     tty::set_size(
                         master.as_raw_fd(),
                         size.height() as u16,
@@ -440,6 +436,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let dir = root.container_dir(id);
+    let _g = explain::stage(&stages::teardown::DELETE, &[])?;
     let status = st.status(&dir);
     let cg = stages::cgroups::of(&st);
     match status {

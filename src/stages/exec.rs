@@ -64,6 +64,12 @@ pub fn exec(p: &Prepared) -> Error {
         Ok(g) => g,
         Err(e) => return e,
     };
+    explain::note(|| {
+        format!(
+            "execve({}) — on success it never returns: the next instruction this pid runs is the program's",
+            p.shown
+        )
+    });
     let r = sys::call(
         "execve",
         || p.shown.clone(),

@@ -13,6 +13,7 @@
 //! | 9  | finish.rs       | init    | sysctl, hostname, read-only + masked paths       |
 //! | 10 | process.rs      | init    | console, rlimits, user, capabilities, cwd, fds   |
 //! | 11 | exec.rs         | init    | wait for start, no_new_privs, seccomp, execve    |
+//! |    | teardown.rs     | runtime | kill, delete                                     |
 //!
 //! Init-side stages take a [`Ctx`] whose `sys` is the real kernel in the
 //! runtime and the recording double in unit tests.
@@ -28,6 +29,7 @@ pub mod namespaces;
 pub mod pivot_root;
 pub mod process;
 pub mod rootfs;
+pub mod teardown;
 
 use std::path::PathBuf;
 

@@ -139,8 +139,28 @@ struct CloneArgs {
 ///
 /// The caller must be single-threaded: only the calling thread is copied.
 pub fn clone_process(flags: u64) -> Result<i32> {
-    // A pid namespace given by path is entered here, in the parent: setns
-    // on a pid namespace only moves our future children.
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    // SAFETY: clone3 without CLONE_VM and with no stack behaves like fork:
+    // the child gets a copy of our memory. We are single-threaded here, so
+    // no lock is held by a thread that would be missing in the child.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r == 0 {
+        // The child: its trace is the parent's to tell.
+        return Ok(0);
+    }
+    let errno = (r < 0).then(nix::errno::Errno::last);
+    // Report the call once, from the parent, through the usual path.
     sys::call(
         "clone3",
         || {
@@ -151,25 +171,10 @@ pub fn clone_process(flags: u64) -> Result<i32> {
             )
         },
         || {
-            let args = CloneArgs {
-                flags,
-                exit_signal: libc::SIGCHLD as u64,
-                ..Default::default()
-            };
-            // SAFETY: clone3 without CLONE_VM and with no stack behaves like
-            // fork: the child gets a copy of our memory. We are
-            // single-threaded here, so no lock is held by a missing thread.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_clone3,
-                    &args as *const CloneArgs,
-                    std::mem::size_of::<CloneArgs>(),
-                )
-            };
-            if r < 0 {
-                Err(nix::errno::Errno::last())
-            } else {
-                Ok(r as i32)
+            let _ = start;
+            match errno {
+                Some(e) => Err(e),
+                None => Ok(r as i32),
             }
         },
     )
