@@ -30,8 +30,9 @@ pub struct Cli {
     /// Use systemd to manage cgroups (needs a running systemd)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for runc compatibility; ignored
-    #[arg(long, global = true, hide = true)]
+    /// Accepted for runc compatibility; ignored. Not `global`: `spec --rootless`
+    /// is a different flag (a bool), and a global one would clash with it.
+    #[arg(long, hide = true)]
     pub rootless: Option<String>,
     /// Accepted for runc compatibility; ignored (no checkpoint/restore)
     #[arg(long, global = true, hide = true)]

@@ -20,7 +20,14 @@ fn main() {
     let settings = Settings {
         explain: cli.explain,
         step: cli.step,
-        trace: cli.trace.clone(),
+        // LEARNRT_TRACE=<file>: the same as `--trace FILE`, for when a
+        // client (docker, podman, containerd) builds the command line; a
+        // --trace flag wins.
+        trace: cli.trace.clone().or_else(|| {
+            std::env::var("LEARNRT_TRACE")
+                .ok()
+                .filter(|v| !v.is_empty())
+        }),
     };
     let code = match run(cli, &settings) {
         Ok(c) => c,

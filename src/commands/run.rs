@@ -15,6 +15,9 @@ pub fn run(
     settings: &Settings,
 ) -> Result<i32> {
     let id = a.id.clone();
+    if !detach {
+        crate::process::tty::block_forwarded();
+    }
     let c = process::create(root, &super::create::opts(a, !detach), settings)?;
     if let Err(e) = process::start(root, &id, settings) {
         let _ = process::delete(root, &id, true);

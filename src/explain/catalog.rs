@@ -14,6 +14,7 @@ pub static ALL: &[&Step] = &[
     &namespaces::NAMESPACES,
     &namespaces::JOIN,
     &idmap::IDMAP,
+    &idmap::BECOME_ROOT,
     &cgroups::CGROUPS,
     &cgroups::CGROUP_NS,
     &rootfs::PROPAGATION,

@@ -94,6 +94,9 @@ pub fn exec(root: &Root, id: &str, o: ExecOpts, settings: &Settings) -> Result<i
         }
         None => None,
     };
+    if !o.detach {
+        super::tty::block_forwarded();
+    }
     let (parent_end, child_end) = channel::pair()?;
     // setns on the pid namespace moves only our future children.
     for (t, path, fd) in &plan.join {

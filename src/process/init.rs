@@ -69,6 +69,11 @@ fn run(a: InitArgs) -> Result<Never> {
     };
     // The parent writes our id maps and puts us in our cgroup, then says go.
     recv_continue(&ch, "namespaces")?;
+    if a.plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {
+        // Born in a new user namespace we are "nobody" until the maps
+        // exist; now that they do, become its root.
+        stages::idmap::become_root(sys)?;
+    }
     stages::namespaces::join(sys, a.plan)?;
     stages::cgroups::new_namespace(sys, a.plan.new_cgroup_ns, a.spec)?;
 
@@ -133,10 +138,16 @@ fn run(a: InitArgs) -> Result<Never> {
     for w in warnings {
         explain::note(|| format!("warning: {w}"));
     }
+    // From now on we outlive `create`: clear the death signal *before*
+    // saying Ready. Cleared after, `create` could read Ready, write its
+    // state and exit before this prctl runs, and the kernel would SIGKILL a
+    // ready container (seen under docker/containerd as `start` failing with
+    // ECONNREFUSED on notify.sock). If `create` dies in between, the send
+    // fails (EPIPE) and we exit; if it fails after reading Ready, it kills us.
+    // SAFETY: integer-only prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ch.send(&Msg::Ready)
         .map_err(|e| Error::new("ready", e.to_string()))?;
-    // SAFETY: integer-only prctl: from now on we outlive `create`.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
 
     // Stage 11: wait for `learnrt start`.
     let conn = wait_for_start(a.listener)?;

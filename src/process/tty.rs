@@ -91,6 +91,18 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
     }
 }
 
+/// Block the signals a foreground container gets forwarded, early (before
+/// create), so none is lost or acts on learnrt itself in between. The
+/// container's processes start with an empty mask (clone_process).
+pub fn block_forwarded() {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        mask.add(*s);
+    }
+    let _ = mask.thread_block();
+}
+
 /// Forward signals (and the terminal) until `pid` exits; its exit code, or
 /// 128+signal.
 pub fn forward_until_exit(pid: i32, pty: Option<OwnedFd>) -> i32 {

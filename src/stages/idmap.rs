@@ -56,3 +56,29 @@ pub fn run(sys: &dyn Sys, spec: &Spec, pid: i32, new_userns: bool) -> Result<()>
         Ok(())
     })
 }
+
+pub const BECOME_ROOT: Step = Step {
+    id: "idmap.root",
+    stage: 3,
+    title: "become root of the new user namespace",
+    why: "A process born in a new user namespace keeps its host credentials, which mean nothing there until the maps exist: it shows up as the overflow id 65534. Once the parent has written the maps, setresgid(0)/setresuid(0) make it the namespace's root — with full capabilities over the namespace's resources, and none over the host's.",
+    man: &["user_namespaces(7)", "setresuid(2)"],
+    shell: "unshare --user --map-root-user id",
+    config: &["linux.uidMappings"],
+    look: &["grep -E '^(Uid|Gid)' /proc/{pid}/status"],
+    actor: Actor::Init,
+};
+
+/// Init side, in a new user namespace once the maps are written.
+pub fn become_root(sys: &dyn Sys) -> Result<()> {
+    explain::run_stage(&BECOME_ROOT, &[], || {
+        sys.setresgid(0).map_err(|e| {
+            Error::sys(BECOME_ROOT.id, "become gid 0", e)
+                .hint("is container gid 0 in linux.gidMappings?")
+        })?;
+        sys.setresuid(0).map_err(|e| {
+            Error::sys(BECOME_ROOT.id, "become uid 0", e)
+                .hint("is container uid 0 in linux.uidMappings?")
+        })
+    })
+}

@@ -156,7 +156,9 @@ pub fn clone_process(flags: u64) -> Result<i32> {
         )
     };
     if r == 0 {
-        // The child: its trace is the parent's to tell.
+        // The child: its trace is the parent's to tell. It starts with no
+        // signal blocked (the runtime may block some to forward them).
+        let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
         return Ok(0);
     }
     let errno = (r < 0).then(nix::errno::Errno::last);

@@ -446,6 +446,15 @@ fn home_of(uid: u32) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
+/// An errno as Go prints it ("no such file or directory"): clients such as
+/// Docker match these words in the runtime's error message.
+fn go_errno(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}
+
 /// execvp's lookup, done now so a missing program fails `create`.
 pub fn find_exe(name: &str, env: &[String]) -> Result<PathBuf> {
     let is_exe = |p: &Path| {
@@ -461,7 +470,15 @@ pub fn find_exe(name: &str, env: &[String]) -> Result<PathBuf> {
         if is_exe(&p) {
             return Ok(p);
         }
-        return Err(Error::new(CWD.id, format!("exec: {name:?}: no such executable file in the container"))
+        // runc's wording (Go's errno strings): Docker turns a create error
+        // into exit 127 only if it says "no such file or directory", and
+        // into 126 if it says "permission denied" / "is a directory".
+        let why = match std::fs::metadata(&p) {
+            Err(e) => format!("stat {name}: {}", go_errno(&e)),
+            Ok(m) if m.is_dir() => "is a directory".to_string(),
+            Ok(_) => "permission denied".to_string(),
+        };
+        return Err(Error::new(CWD.id, format!("exec: {name:?}: {why}"))
             .hint("process.args[0] is looked up inside the rootfs: is the path right, and is it executable?"));
     }
     let path = env
