@@ -22,6 +22,14 @@ export DOCKER_CONFIG=$T/docker-client
 start_containerd "$T/containerd"
 
 if overlay_works; then driver=overlay2; else driver=vfs; fi
+# learnrt-traced: the same runtime with LEARNRT_TRACE set in its environment
+# (daemon.json cannot set a runtime's environment: a wrapper does)
+TRACE_FILE=$T/docker-trace.jsonl
+cat >"$T/bin/learnrt-traced" <<EOF
+#!/bin/sh
+LEARNRT_TRACE='$TRACE_FILE' exec '$RUNTIME' "\$@"
+EOF
+chmod 755 "$T/bin/learnrt-traced"
 cat >"$T/daemon.json" <<EOF
 {
   "data-root": "$T/docker-data",
@@ -37,7 +45,10 @@ cat >"$T/daemon.json" <<EOF
   "storage-driver": "$driver",
   "exec-opts": ["native.cgroupdriver=cgroupfs"],
   "cgroup-parent": "$CGROUP_PARENT",
-  "runtimes": { "learnrt": { "path": "$RUNTIME" } }
+  "runtimes": {
+    "learnrt": { "path": "$RUNTIME" },
+    "learnrt-traced": { "path": "$T/bin/learnrt-traced" }
+  }
 }
 EOF
 dockerd --config-file "$T/daemon.json" >"$T/dockerd.log" 2>&1 &
@@ -158,6 +169,20 @@ check_out "docker logs holds stdout and stderr" $'out-line\nerr-line' sh -c "'$D
 check "docker run -d (to remove)" "$DOCKER" run -d --name r1 "${R[@]}" busybox sleep 1000
 check "docker rm -f of a running container" "$DOCKER" rm -f r1 s1 s2 l1
 check_out "no containers left" "" "$DOCKER" ps -aq
+
+# --- LEARNRT_TRACE: see what Docker asked learnrt to do ----------------------
+check_out "docker run with LEARNRT_TRACE in the runtime's environment" traced \
+    "$DOCKER" run --rm --runtime=learnrt-traced --network none busybox echo traced
+if ! "$LEARNRT" --version 2>/dev/null | grep -q learnrt; then
+    ok "LEARNRT_TRACE file holds the pivot_root stage # skip: $LEARNRT is not learnrt"
+elif grep -q '"stage":"pivot_root"' "$TRACE_FILE" 2>/dev/null; then
+    ok "LEARNRT_TRACE file holds the pivot_root stage"
+else
+    notok "LEARNRT_TRACE file holds the pivot_root stage" "$(head -c 2000 "$TRACE_FILE" 2>&1)"
+fi
+if [ -n "${TRANSCRIPTS_DIR:-}" ]; then
+    sed "s#$T#<tmp>#g" "$TRACE_FILE" >"$TRANSCRIPTS_DIR/docker-trace.jsonl" 2>/dev/null
+fi
 
 # --- nothing left behind ------------------------------------------------------
 check_runtime_state_empty
