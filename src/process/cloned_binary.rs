@@ -11,8 +11,8 @@
 //!
 //! 1. if the binary already lives on a read-only mount, nothing to do;
 //! 2. otherwise re-execute from a *detached, read-only bind mount* of the
-//!    binary (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_RDONLY)
-//!    + execveat): every write through /proc/<pid>/exe then fails with
+//!    binary (open_tree(OPEN_TREE_CLONE), mount_setattr(MOUNT_ATTR_RDONLY),
+//!    then execveat): every write through /proc/<pid>/exe then fails with
 //!    EROFS, and no container can remount a mount that is in no namespace.
 //!    No copy: one execve (about 1 ms here);
 //! 3. on kernels without the new mount API, fall back to a sealed memfd
