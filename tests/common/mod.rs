@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[allow(unused_imports)]
 pub use pty::{expect, send, spawn_in_pty};
 
 /// The learnrt binary cargo built for these tests.
