@@ -1018,3 +1018,127 @@ fn output_text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+#[test]
+fn memory_limit_oom_kills_and_events_reports_it() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    // 32 MiB limit, no swap; the program allocates more than that.
+    let b = env.bundle(
+        "oom",
+        &sh("echo ready; x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"),
+    );
+    edit_config(&b, |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432})
+    });
+    let id = env.id("oom");
+    create(&env, &b, &id);
+    let ev_out = env.base.join("events.out");
+    let mut events = env
+        .cmd(&["events", "--interval", "100ms", &id])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&ev_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert_success(&env.run(&["start", &id]));
+    wait_for(
+        || {
+            state(&env, &id)["status"] == "stopped"
+                || fs::read_to_string(&ev_out)
+                    .unwrap_or_default()
+                    .contains("\"oom\"")
+        },
+        "the OOM kill",
+    );
+    wait_for(
+        || {
+            fs::read_to_string(&ev_out)
+                .unwrap_or_default()
+                .contains("\"type\":\"oom\"")
+        },
+        "an oom event",
+    );
+    let _ = events.kill();
+    let _ = events.wait();
+    let text = fs::read_to_string(&ev_out).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("\"type\":\"stats\"")),
+        "{text}"
+    );
+    let oom = fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/learnrt/{id}/memory.oom_control"
+    ))
+    .unwrap_or_default();
+    assert!(
+        oom.lines()
+            .any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"),
+        "{oom}"
+    );
+    assert_eq!(state(&env, &id)["status"], "stopped");
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let (_, out, err) = run_container(&env, "pids", &sh("read m < /sys/fs/cgroup/pids/pids.max; echo max=$m; n=0; while [ $n -lt 40 ]; do sleep 5 & n=$((n+1)); done; echo all-forked"), |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": 10});
+    });
+    assert!(out.contains("max=10"), "{out}");
+    assert!(
+        !out.contains("all-forked"),
+        "40 forks should not all succeed: {out}"
+    );
+    assert!(
+        err.contains("can't fork") || err.contains("Resource temporarily unavailable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_cgroup_config_is_refused_and_leaves_nothing() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let e = failed_create(&env, "cgdots", |b| {
+        edit_config(b, |c| {
+            c["linux"]["cgroupsPath"] = json!("/learnrt/../../escape")
+        })
+    });
+    assert!(e.contains(".."), "{e}");
+    let e = failed_create(&env, "cgneg", |b| {
+        edit_config(b, |c| {
+            c["linux"]["resources"]["memory"] = json!({"limit": -5})
+        })
+    });
+    assert!(e.contains("memory"), "{e}");
+    let e = failed_create(&env, "badsc", |b| {
+        edit_config(
+            b,
+            |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]}),
+        )
+    });
+    assert!(e.contains("seccomp"), "{e}");
+    // A cgroup another container already uses.
+    let b = env.bundle("owner", &["sleep", "100"]);
+    edit_config(&b, |c| {
+        c["linux"]["cgroupsPath"] = json!("/learnrt-test-shared")
+    });
+    let a = env.id("owner");
+    create(&env, &b, &a);
+    let e = failed_create(&env, "thief", |b| {
+        edit_config(b, |c| {
+            c["linux"]["cgroupsPath"] = json!("/learnrt-test-shared")
+        })
+    });
+    assert!(e.contains("cgroup"), "{e}");
+    assert_success(&env.run(&["delete", "-f", &a]));
+    assert!(!Path::new("/sys/fs/cgroup/memory/learnrt-test-shared").exists());
+}

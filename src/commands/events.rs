@@ -49,17 +49,20 @@ pub fn run(root: &Root, id: &str, stats: bool, interval: &str) -> Result<i32> {
     };
     loop {
         let (_l, st) = root.open(id)?;
-        if st.status(&root.container_dir(id)) == Status::Stopped {
-            return Ok(0);
-        }
+        let stopped = st.status(&root.container_dir(id)) == Status::Stopped;
         let cg = crate::stages::cgroups::of(&st);
         drop(_l);
+        // OOM first: a container the OOM killer just stopped still gets
+        // its event.
         if let Some(cg) = &cg {
             let n = cg.oom_kill_count();
             if n > ooms {
                 println!("{}", serde_json::json!({"type": "oom", "id": id}));
                 ooms = n;
             }
+        }
+        if stopped {
+            return Ok(0);
         }
         println!("{}", stat_event()?);
         std::thread::sleep(every);
