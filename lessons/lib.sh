@@ -100,8 +100,9 @@ EOF
 
 # A fresh bundle for the extra labs: learnrt mkbundle DIR (terminal false).
 fresh_bundle() {
+    local out
     rm -rf "$1"
-    lrt mkbundle "$1" >/dev/null
+    out=$(lrt mkbundle "$1" 2>&1) || { echo "$out" >&2; return 1; }
 }
 
 # Delete a container the checker made, whatever state it is in.

@@ -40,7 +40,11 @@ cleanup() {
 trap cleanup EXIT
 
 # step TEXT: show what we are about to type.
-say() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    say() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
+else
+    say() { printf '\n## %s\n' "$*"; }
+fi
 # run CMD...: show it as a student would type it, then run it.
 run() { local shown="$*"; echo "\$ ${shown/#lrt /learnrt }"; "$@"; }
 # check N: run lab N's checker, remember failures.

@@ -101,9 +101,10 @@ impl Tutorial {
                 .map_err(|e| format!("cannot find the learnrt binary: {e}"))?,
         };
         let dir = absolute(&opts.dir)?;
+        // The default root need not be shown (or passed) on every command line.
         let root = match opts.root {
-            Some(r) => Some(absolute(&r)?),
-            None => None,
+            Some(r) if r != Path::new(crate::state::DEFAULT_ROOT) => Some(absolute(&r)?),
+            _ => None,
         };
         let interactive = !opts.yes && std::io::stdin().is_terminal();
         let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
@@ -144,7 +145,9 @@ impl Tutorial {
         if self.pause("Next: a shell inside the container.")? {
             return Ok(Flow::Quit);
         }
-        self.step_8()?;
+        if self.step_8()? {
+            return Ok(Flow::Quit);
+        }
         if self.pause("Last: delete the container.")? {
             return Ok(Flow::Quit);
         }
@@ -172,6 +175,7 @@ impl Tutorial {
              the low-level part, telling you each step it takes.",
         );
         self.say(&format!("Work directory: {}", self.dir.display()));
+        self.no_container_in_the_way()?;
         self.prepare_dir()
     }
 
@@ -181,6 +185,7 @@ impl Tutorial {
         // busybox-static, or from the host's own binaries.
         fs::create_dir_all(&self.scratch)
             .map_err(|e| format!("mkdir {}: {e}", self.scratch.display()))?;
+        println!();
         self.note("First learnrt builds a small busybox tree (no network needed):");
         let scratch = self.scratch.clone();
         let mut cmd = self.learnrt(&["mkbundle"]);
@@ -359,36 +364,45 @@ impl Tutorial {
         Ok(())
     }
 
-    fn step_8(&mut self) -> Result<(), String> {
+    /// Returns true when the user typed q at the pause before the shell.
+    fn step_8(&mut self) -> Result<bool, String> {
         self.heading("Step 8: go inside");
-        if self.interactive {
-            self.say(
-                "learnrt exec starts a new process in the container's namespaces.\n\
-                 You get a shell inside. Try `ls /` (aa.txt is there), `ps`, `hostname`,\n\
-                 then type `exit` to come back here.",
-            );
-            let cmd = self.learnrt(&["--explain", "exec", "-t", ID, "/bin/sh"]);
-            // The child inherits our terminal: the user types into the container.
-            let shown = format!("learnrt --explain exec -t {ID} /bin/sh");
-            self.show(&shown);
-            let status = self.status_of(cmd, &shown)?;
-            if !status.success() {
-                self.note(&format!("(the shell exited with {})", describe(status)));
-            }
-        } else {
-            self.say(
-                "learnrt exec starts a new process in the container's namespaces.\n\
-                 The tutorial runs `exec -t c1 /bin/sh` and types `ls /`. With no terminal\n\
-                 here, we run `ls /` directly:",
-            );
-            let cmd = self.learnrt(&["--explain", "exec", ID, "ls", "/"]);
-            let out = self.run_shown(&format!("learnrt --explain exec {ID} ls /"), cmd)?;
-            if !out.split_whitespace().any(|w| w == "aa.txt") {
-                return Err("`ls /` inside the container did not show aa.txt".into());
-            }
-            self.say("aa.txt is there: the container's / is our rootfs directory.");
+        self.say(
+            "learnrt exec starts a new process in the container's namespaces: it joins\n\
+             them with setns(2), enters the container's cgroup, drops to the same\n\
+             capabilities and ends in execve — the last stages of create, replayed.\n\
+             First, with --explain, the command the tutorial types inside, `ls /`:",
+        );
+        let cmd = self.learnrt(&["--explain", "exec", ID, "ls", "/"]);
+        let out = self.run_shown(&format!("learnrt --explain exec {ID} ls /"), cmd)?;
+        if !out.split_whitespace().any(|w| w == "aa.txt") {
+            return Err("`ls /` inside the container did not show aa.txt".into());
         }
-        Ok(())
+        self.say("aa.txt is there: the container's / is our rootfs directory.");
+        if !self.interactive {
+            self.say(
+                "The tutorial runs `exec -t c1 /bin/sh` for a shell inside. With no\n\
+                 terminal here (or with --yes), we stop at `ls /`.",
+            );
+            return Ok(false);
+        }
+        if self.pause("Next: your own shell inside the container.")? {
+            return Ok(true);
+        }
+        self.say(
+            "Now the tutorial's own command: a shell inside (-t gives it a terminal).\n\
+             Try `ls /` (aa.txt), `hostname`, `ps` (pid 1 is the waiting init),\n\
+             `id`, then type `exit` to come back here.",
+        );
+        let cmd = self.learnrt(&["exec", "-t", ID, "/bin/sh"]);
+        // The child inherits our terminal: the user types into the container.
+        let shown = self.with_root(&format!("learnrt exec -t {ID} /bin/sh"));
+        self.show(&shown);
+        let status = self.status_of(cmd, &shown)?;
+        if !status.success() {
+            self.note(&format!("(the shell exited with {})", describe(status)));
+        }
+        Ok(false)
     }
 
     fn step_9(&mut self) -> Result<(), String> {
@@ -414,7 +428,8 @@ impl Tutorial {
              \x20 learnrt --step create c1      pause before each stage and look around\n\
              \x20 lessons/README.md             fifteen labs that go deeper, each with a checker\n\
              \n\
-             The bundle stays in {} (remove it with rm -rf when done).",
+             The bundle stays in {} for the labs. Running the tutorial again\n\
+             clears it first; rm -rf it when you are done.",
             self.dir.display()
         ));
     }
@@ -438,13 +453,8 @@ impl Tutorial {
                         dir.display()
                     ));
                 }
+                // (Its container, if still there, was deleted just before.)
                 self.note("Clearing what an earlier tutorial run left here.");
-                // A container from that run may still exist.
-                let _ = self
-                    .learnrt(&["delete", "-f", ID])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
                 if let Some(m) = mount_under(&dir) {
                     return Err(format!(
                         "{m} is still mounted; unmount it first (umount -R {m})"
@@ -469,6 +479,39 @@ impl Tutorial {
             b"made by learnrt tutorial; a new run may clear this directory\n",
         )
         .map_err(|e| format!("{}: {e}", dir.join(MARKER).display()))
+    }
+
+    /// A container called c1 may be left from an earlier run (stopped with
+    /// Ctrl-C, or made by hand in the labs). Ours, from this directory, is
+    /// deleted; anyone else's is left alone, with a hint.
+    fn no_container_in_the_way(&mut self) -> Result<(), String> {
+        let out = self
+            .learnrt(&["state", ID])
+            .current_dir("/") // the work directory may not exist yet
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("learnrt state {ID}: {e}"))?;
+        if !out.status.success() {
+            return Ok(()); // no such container
+        }
+        let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let bundle = state["bundle"].as_str().unwrap_or("?").to_owned();
+        let same = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if same(Path::new(&bundle)) != same(&self.dir) {
+            return Err(format!(
+                "a container called {ID} already exists (bundle {bundle}). Delete it first \
+                 ({}), or keep it and run the tutorial with another --root.",
+                self.with_root(&format!("learnrt delete -f {ID}"))
+            ));
+        }
+        self.note(&format!(
+            "Deleting container {ID}, left by an earlier tutorial run:"
+        ));
+        let mut cmd = self.learnrt(&["delete", "-f", ID]);
+        cmd.current_dir("/");
+        self.run_shown(&format!("learnrt delete -f {ID}"), cmd)?;
+        Ok(())
     }
 
     /// Step 6's edit: "terminal": true -> false, keeping the file's layout.

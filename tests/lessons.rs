@@ -3,6 +3,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Both tests make a container called c1 (the tutorial's name) and learnrt's
+/// cgroup is /learnrt/<id> whatever --root says: one at a time.
+static C1: Mutex<()> = Mutex::new(());
 
 #[test]
 fn all_labs_pass_their_checkers() {
@@ -13,6 +18,7 @@ fn all_labs_pass_their_checkers() {
         eprintln!("skipping all_labs_pass_their_checkers: needs root (run as root, or in CI)");
         return;
     }
+    let _c1 = C1.lock().unwrap_or_else(|e| e.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = std::env::temp_dir().join(format!("learnrt-lessons-test-{}", std::process::id()));
     let state = tmp.join("state");
@@ -54,6 +60,7 @@ fn tutorial_runs_straight_through() {
         eprintln!("skipping tutorial_runs_straight_through: needs root");
         return;
     }
+    let _c1 = C1.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = std::env::temp_dir().join(format!("learnrt-tutorial-test-{}", std::process::id()));
     let state = tmp.join("state");
     let dir = tmp.join("c1");
@@ -94,6 +101,18 @@ fn tutorial_runs_straight_through() {
         assert!(
             stdout.contains(want),
             "tutorial output lacks {want:?}:\n{stdout}"
+        );
+    }
+    // The explanations (on stderr) of create, exec and delete.
+    for want in [
+        "] pivot_root — ",
+        "pivot_root(\".\", \".\") = 0",
+        "] namespaces.join — ",
+        "] delete — ",
+    ] {
+        assert!(
+            stderr.contains(want),
+            "tutorial's --explain output lacks {want:?}:\n{stderr}"
         );
     }
     assert!(

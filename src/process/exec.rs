@@ -98,6 +98,9 @@ pub fn exec(root: &Root, id: &str, o: ExecOpts, settings: &Settings) -> Result<i
         super::tty::block_forwarded();
     }
     let (parent_end, child_end) = channel::pair()?;
+    // Under a stage header, so --explain does not show these two calls
+    // loose before the first stage (as create does for clone_init).
+    let join = explain::stage(&stages::namespaces::JOIN, &[])?;
     // setns on the pid namespace moves only our future children.
     for (t, path, fd) in &plan.join {
         if *t == libc::CLONE_NEWPID {
@@ -109,6 +112,7 @@ pub fn exec(root: &Root, id: &str, o: ExecOpts, settings: &Settings) -> Result<i
         }
     }
     let pid = stages::namespaces::clone_process(0)?;
+    drop(join);
     if pid == 0 {
         drop(parent_end);
         let chan = child_end.as_raw_fd();

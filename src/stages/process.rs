@@ -372,8 +372,21 @@ pub fn run(
                 0,
             )
             .ok();
+            // The kernel raises an ambient capability only if it is both
+            // permitted and inheritable; runc's default spec lists ambient
+            // caps but no inheritable ones, so those are skipped (as the
+            // kernel would refuse them), with one note saying so.
+            let raisable = ambient & permitted & inheritable;
+            if ambient & !raisable != 0 {
+                explain::note(|| {
+                    format!(
+                        "ambient {:#x}: only caps also in permitted and inheritable can be ambient; raising {:#x}",
+                        ambient, raisable
+                    )
+                });
+            }
             for c in 0..=last {
-                if ambient & (1 << c) != 0 {
+                if raisable & (1 << c) != 0 {
                     if let Err(e) = sys.prctl(
                         libc::PR_CAP_AMBIENT,
                         "PR_CAP_AMBIENT_RAISE",
