@@ -27,7 +27,7 @@ pub struct Cli {
     /// Log debug messages
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (needs a running systemd)
+    /// Accepted so runc command lines work, but not supported: an error (learnrt writes cgroupfs itself)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility; ignored. Not `global`: `spec --rootless`
