@@ -45,7 +45,7 @@ use crate::sys;
 pub const SECCOMP: Step = Step {
     id: "seccomp",
     stage: 11,
-    title: "Install the seccomp syscall filter from linux.seccomp",
+    title: "install the seccomp syscall filter from linux.seccomp",
     why: "The kernel has more than 300 syscalls and a container needs far fewer; some (mount, \
           keyctl, bpf, kexec_load, ...) are a door out of the container or into the host kernel. \
           A seccomp filter is a small BPF program the kernel runs on every syscall the process \

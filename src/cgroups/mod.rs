@@ -15,6 +15,7 @@
 //! Files: `layout.rs` (detection), `v1.rs` / `v2.rs` (writing resources),
 //! `stats.rs` (reading usage for `events --stats`), `error.rs`.
 
+pub mod devices_bpf;
 mod error;
 mod layout;
 pub mod stats;
@@ -46,7 +47,7 @@ pub use layout::{detect, detect_from, self_path, Layout, V1_CONTROLLERS};
 pub const CGROUPS: Step = Step {
     id: "cgroups",
     stage: 4,
-    title: "Create the container's cgroup, write its resource limits, move init into it",
+    title: "create the container's cgroup, write its resource limits, move init into it",
     why: "A cgroup is a kernel-managed group of processes whose total memory, CPU time, number of \
           processes and device access the kernel counts and limits. The runtime makes a new group \
           for the container, writes the limits from config.json into its files, and moves the \
@@ -68,7 +69,7 @@ pub const CGROUPS: Step = Step {
 pub const FREEZE: Step = Step {
     id: "cgroups.freeze",
     stage: 4,
-    title: "Freeze the container's cgroup (pause)",
+    title: "freeze the container's cgroup (pause)",
     why: "Sending SIGSTOP to each process would race with processes that fork, and the program \
           could notice it. The freezer asks the kernel to stop every task of the cgroup at once, \
           invisibly, until it is thawed; the runtime waits until the kernel reports the whole \
@@ -84,7 +85,7 @@ pub const FREEZE: Step = Step {
 pub const THAW: Step = Step {
     id: "cgroups.thaw",
     stage: 4,
-    title: "Thaw the container's cgroup (resume)",
+    title: "thaw the container's cgroup (resume)",
     why: "Thawing lets the kernel schedule the container's processes again, exactly where they \
           stopped. They never saw a signal, so they cannot tell they were paused except by the \
           clock.",
@@ -376,8 +377,9 @@ impl Cgroup {
     }
 
     /// `learnrt update`: like [`Cgroup::apply`], but honours
-    /// `memory.checkBeforeUpdate` and leaves device rules alone (rewriting
-    /// them would briefly deny every device to a running container).
+    /// `memory.checkBeforeUpdate`. Device rules: v1 leaves them alone
+    /// (rewriting them would briefly deny every device to a running
+    /// container); v2 swaps the eBPF program atomically (`BPF_F_REPLACE`).
     pub fn update(&self, sys: &dyn Sys, res: &LinuxResources) -> Result<Vec<String>, CgroupError> {
         self.apply_mode(sys, res, true)
     }
