@@ -755,7 +755,6 @@ fn v2_apply_converts_and_writes_every_resource() {
                             "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
                             "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 0}]},
                 "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
-                "devices": [{"allow": false, "access": "rwm"}],
                 "unified": {"memory.high": "50M"}
             })),
         )
@@ -789,10 +788,32 @@ fn v2_apply_converts_and_writes_every_resource() {
         "memory.swappiness",
         "disableOOMKiller",
         "realtimeRuntime",
-        "devices: NOT enforced",
     ] {
         assert!(joined.contains(w), "missing warning {w}: {joined}");
     }
+}
+
+#[test]
+fn v2_devices_need_a_real_cgroup2_directory() {
+    // Device rules become an eBPF program (devices_bpf.rs); it can only be
+    // attached to a directory on a cgroup2 filesystem, which this fake
+    // tree is not: a clear error, no silent "not enforced".
+    let t = Tmp::new("v2devices");
+    let cg = v2_cgroup(&t);
+    let e = cg
+        .apply(
+            &Recording::new(),
+            &res(json!({"devices": [{"allow": false, "access": "rwm"}]})),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("linux.resources.devices:") && e.contains("not on a cgroup2 filesystem"),
+        "{e}"
+    );
+    // update without device rules leaves the program alone
+    cg.update(&Recording::new(), &res(json!({"devices": []})))
+        .unwrap();
 }
 
 #[test]

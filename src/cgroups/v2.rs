@@ -113,10 +113,12 @@ pub(super) fn apply(
             }
         }
     }
-    if !update && res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        warnings.push(
-            "linux.resources.devices: NOT enforced — on cgroup v2 device rules need an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) that learnrt does not load yet; the container can open any device node it can see".into(),
-        );
+    // No devices.allow on v2: the rules become an eBPF program attached to
+    // the directory (create), or replace the one attached before (update).
+    if let Some(d) = res.devices() {
+        if !update || !d.is_empty() {
+            super::devices_bpf::apply(dir, d)?;
+        }
     }
     // unified last: it may deliberately override what the fields above set.
     if let Some(u) = res.unified() {

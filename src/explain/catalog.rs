@@ -16,6 +16,7 @@ pub static ALL: &[&Step] = &[
     &idmap::IDMAP,
     &idmap::BECOME_ROOT,
     &cgroups::CGROUPS,
+    &crate::cgroups::devices_bpf::DEVICES_BPF,
     &cgroups::CGROUP_NS,
     &rootfs::PROPAGATION,
     &rootfs::BIND,
