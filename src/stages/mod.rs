@@ -30,6 +30,8 @@ pub mod pivot_root;
 pub mod process;
 pub mod rootfs;
 pub mod teardown;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
