@@ -192,7 +192,7 @@ pub fn explain_defaults() -> Vec<(&'static str, &'static str)> {
         ("process.capabilities.bounding", "The capabilities the process can ever get back. Only CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE: root in this container cannot mount, load modules or change the clock."),
         ("process.capabilities.effective", "The capabilities the kernel actually checks right now: the same three."),
         ("process.capabilities.permitted", "The capabilities the process may make effective: the same three."),
-        ("process.capabilities.ambient", "Capabilities kept across execve even by a program that is not setuid and has no file capabilities, so `sh` and what it runs keep the three."),
+        ("process.capabilities.ambient", "Capabilities kept across execve even by a program that is not setuid and has no file capabilities, but the kernel raises an ambient capability only if it is also permitted *and inheritable*: with the empty inheritable set runc's default writes, none is raised (learnrt's caps stage says so), exactly as with runc."),
         ("process.rlimits", "RLIMIT_NOFILE 1024/1024: the program can have at most 1024 open files (soft and hard limit, see setrlimit(2))."),
         ("process.noNewPrivileges", "Sets no_new_privs: setuid binaries and file capabilities can no longer raise privileges inside the container, and a seccomp filter may be loaded without CAP_SYS_ADMIN."),
         ("root.path", "The container's root filesystem is the directory `rootfs` next to config.json. That is why the tutorial makes bundle/rootfs and unpacks busybox into it."),

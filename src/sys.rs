@@ -88,7 +88,7 @@ pub fn call<T: ShowRet>(
             tracing::info!(target: "learnrt::sys", syscall = name, args = args.as_str(), ret = v.show_ret().as_str(), dur_us = dur_us)
         }
         Err(e) => {
-            tracing::info!(target: "learnrt::sys", syscall = name, args = args.as_str(), ret = "-1", errno = e.to_string().as_str(), dur_us = dur_us)
+            tracing::info!(target: "learnrt::sys", syscall = name, args = args.as_str(), ret = "-1", errno = format!("{e:?}").as_str(), dur_us = dur_us)
         }
     }
     r.map_err(|errno| SysError {

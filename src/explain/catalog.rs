@@ -29,6 +29,7 @@ pub static ALL: &[&Step] = &[
     &finish::HOSTNAME,
     &finish::PATHS,
     &process::CONSOLE,
+    &process::SESSION,
     &process::RLIMITS,
     &process::USER,
     &process::CAPS,

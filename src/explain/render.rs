@@ -69,12 +69,13 @@ pub fn stage_text(step: &Step, color: bool, with_why: bool) -> String {
             s.push_str(&format!("  why:  {why}"));
         }
         let man = step.man.join(", ");
+        let shell = step.shell.replace('\n', "\n         ");
         if color {
             s.push_str(&format!("  {}  {}\n", "man:".yellow(), man));
-            s.push_str(&format!("  {} {}\n", "shell:".yellow(), step.shell.green()));
+            s.push_str(&format!("  {} {}\n", "shell:".yellow(), shell.green()));
         } else {
             s.push_str(&format!("  man:  {man}\n"));
-            s.push_str(&format!("  shell: {}\n", step.shell));
+            s.push_str(&format!("  shell: {shell}\n"));
         }
     }
     s
@@ -129,6 +130,7 @@ pub fn human(ev: &Event, color: bool) -> String {
             }
         }
         Event::Note { text, .. } => {
+            let text = text.replace('\n', "\n      ");
             if color {
                 format!("    {} {}\n", "·".blue(), text.blue())
             } else {

@@ -69,6 +69,12 @@ pub fn forward_to(fd: RawFd, settings: &Settings) {
     });
 }
 
+/// Stop rendering or forwarding here (in a freshly cloned child, until it
+/// forwards to the channel).
+pub fn detach() {
+    *lock() = None;
+}
+
 /// Remember the init's host pid, for `--step` hints (`/proc/<pid>/ns`).
 pub fn set_init_pid(pid: i32) {
     INIT_PID.store(pid, Ordering::Relaxed);

@@ -195,7 +195,7 @@ fn child(
     if o.process.terminal().unwrap_or(false) {
         stages::process::console(chan)?;
     } else {
-        let _ = sys.setsid();
+        stages::process::new_session(sys)?;
     }
     let nnp = o.process.no_new_privileges().unwrap_or(false);
     if let (Some(f), false) = (filter, nnp) {

@@ -125,7 +125,7 @@ fn run(a: InitArgs) -> Result<Never> {
     if process.terminal().unwrap_or(false) {
         stages::process::console(a.chan)?;
     } else {
-        let _ = sys.setsid();
+        stages::process::new_session(sys)?;
     }
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(f), false) = (&filter, nnp) {

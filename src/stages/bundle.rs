@@ -14,7 +14,7 @@ pub const BUNDLE: Step = Step {
     man: &["runtime-spec: bundle.md, config.md"],
     shell: "cat config.json | jq .root,.process.args",
     config: &["ociVersion", "root.path", "process", "mounts", "linux"],
-    look: &["cat {bundle}/config.json"],
+    look: &["cat config.json   # in the bundle directory"],
     actor: Actor::Runtime,
 };
 

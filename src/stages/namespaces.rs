@@ -159,6 +159,10 @@ pub fn clone_process(flags: u64) -> Result<i32> {
         // The child: its trace is the parent's to tell. It starts with no
         // signal blocked (the runtime may block some to forward them).
         let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+        // Stage spans inherited from the parent close in the child too:
+        // they must not be reported twice. The child's own events start
+        // once it points the sink at the channel.
+        crate::explain::sink::detach();
         return Ok(0);
     }
     let errno = (r < 0).then(nix::errno::Errno::last);

@@ -25,6 +25,28 @@ pub const CONSOLE: Step = Step {
     actor: Actor::Init,
 };
 
+pub const SESSION: Step = Step {
+    id: "session",
+    stage: 10,
+    title: "start a new session (setsid)",
+    why: "The init leaves the session and process group of the shell that ran learnrt, so job-control signals meant for that terminal (Ctrl-C, hang-up) do not reach the container. With a terminal, the console step does this itself, because only a session leader can take a controlling terminal.",
+    man: &["setsid(2)", "credentials(7)"],
+    shell: "setsid sh",
+    config: &["process.terminal"],
+    look: &["ps -o pid,sid,pgid,comm -p {pid}"],
+    actor: Actor::Init,
+};
+
+/// A new session when there is no terminal (the console step makes its
+/// own).
+pub fn new_session(sys: &dyn Sys) -> Result<()> {
+    explain::run_stage(&SESSION, &[], || {
+        sys.setsid()
+            .map(|_| ())
+            .map_err(|e| Error::sys(SESSION.id, "start a new session", e))
+    })
+}
+
 pub const RLIMITS: Step = Step {
     id: "rlimits",
     stage: 10,
