@@ -107,7 +107,7 @@ W=$(mktemp -d /tmp/learnrt-bench.XXXXXX)
 # when config.json gives no cgroupsPath): none may be left at the end.
 our_cgroups() {
     find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d 2>/dev/null |
-        grep -E '/(smoke-[0-9]+|[rcet][0-9]+)$' | sort || true
+        grep -E '/(smoke-[0-9]+|[rceto][0-9]+)$' | sort || true
 }
 cgroups_before=$(our_cgroups)
 
@@ -129,6 +129,7 @@ cleanup() {
             "$bin" --root "$W/root-$rt" delete -f "$id" >/dev/null 2>&1
         done
     done
+    umount "$W/ro-bin" 2>/dev/null
     if grep -qF " $W/" /proc/self/mountinfo; then
         echo "bench.sh: mounts left under $W, not removing it:" >&2
         grep -F " $W/" /proc/self/mountinfo >&2
@@ -230,6 +231,14 @@ for rt in $RUNTIMES; do
     if [ "$rt" = learnrt ]; then
         add "learnrt --explain run" "$R --explain run --bundle $B e\$\$ 2>/dev/null"
         add "learnrt --trace /dev/null run" "$R --trace /dev/null run --bundle $B t\$\$"
+        # The same binary installed on a read-only mount: learnrt then needs
+        # no re-exec to protect itself (CVE-2019-5736), which shows what
+        # that protection costs. (This private mount namespace only.)
+        mkdir -p "$W/ro-bin"
+        cp "$(rt_bin learnrt)" "$W/ro-bin/learnrt"
+        if mount --bind "$W/ro-bin" "$W/ro-bin" && mount -o remount,bind,ro "$W/ro-bin"; then
+            add "learnrt run, binary on a ro mount" "$W/ro-bin/learnrt --root $W/root-$rt run --bundle $B o\$\$"
+        fi
     fi
 done
 
