@@ -1142,3 +1142,56 @@ fn bad_cgroup_config_is_refused_and_leaves_nothing() {
     assert_success(&env.run(&["delete", "-f", &a]));
     assert!(!Path::new("/sys/fs/cgroup/memory/learnrt-test-shared").exists());
 }
+
+#[test]
+fn run_in_the_foreground_with_a_terminal() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let b = env.bundle("tty", &["sh"]);
+    edit_config(&b, |c| c["process"]["terminal"] = json!(true));
+    let id = env.id("tty");
+    let mut cmd = env.cmd(&["run", "-b", b.to_str().unwrap(), &id]);
+    let (mut child, mut master) = common::pty::spawn_in_pty(&mut cmd);
+    common::pty::expect(&mut master, "# ", Duration::from_secs(10)).expect("a prompt");
+    common::pty::send(&mut master, "test -t 0 && echo tty-$((6*7)); exit 3\n");
+    common::pty::expect(&mut master, "tty-42", Duration::from_secs(10))
+        .expect("stdin is a terminal");
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    // Detached, a terminal needs a console socket.
+    let id2 = env.id("ttyd");
+    let (st, _, err) = run_to_files(&env, &["create", "-b", b.to_str().unwrap(), &id2], "ttyd");
+    assert!(!st.success() && err.contains("console-socket"), "{err}");
+}
+
+#[test]
+fn ps_table_and_list_json() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let b = env.bundle("ps", &["sleep", "100"]);
+    let id = env.id("ps");
+    create(&env, &b, &id);
+    assert_success(&env.run(&["start", &id]));
+    let pid = state(&env, &id)["pid"].as_i64().unwrap();
+    let out = stdout(&env.run(&["ps", &id]));
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().contains("PID"));
+    assert!(
+        lines.any(|l| l.split_whitespace().nth(1) == Some(&pid.to_string())),
+        "{out}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--format", "json"]).stdout).unwrap();
+    let me = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == json!(id))
+        .expect("listed");
+    assert_eq!(me["status"], "running");
+    assert_eq!(me["pid"], json!(pid));
+    assert_eq!(stdout(&env.run(&["list", "-q"])).trim(), id);
+}

@@ -40,6 +40,7 @@ pub static ALL: &[&Step] = &[
     &crate::seccomp::SECCOMP,
     &exec::EXEC,
     &hooks::POSTSTART,
+    &teardown::STATE,
     &teardown::KILL,
     &teardown::DELETE,
     &hooks::POSTSTOP,

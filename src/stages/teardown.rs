@@ -2,6 +2,18 @@
 
 use crate::explain::{Actor, Step};
 
+pub const STATE: Step = Step {
+    id: "state",
+    stage: 11,
+    title: "work out the container's status",
+    why: "No learnrt process stays with a container, so the status is worked out each time: state.json holds the init's pid and its start time (to tell it from a later process that reused the pid); if that process is gone the container is stopped; if notify.sock still exists its init is waiting for `start` (created); a frozen cgroup means paused; otherwise it is running.",
+    man: &["runtime-spec: runtime.md#state", "proc(5) /proc/<pid>/stat"],
+    shell: "cat /run/learnrt/c1/state.json; ls /run/learnrt/c1; awk '{print $22}' /proc/$PID/stat",
+    config: &[],
+    look: &["ls -l /run/learnrt/*/"],
+    actor: Actor::Runtime,
+};
+
 pub const KILL: Step = Step {
     id: "kill",
     stage: 11,
