@@ -758,18 +758,18 @@ fn cgroup_limits_are_read_back_inside() {
         return;
     }
     let env = TestEnv::new();
-    let (code, out, err) = run_container(
-        &env,
-        "cg",
-        &sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"),
-        |c| {
-            c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
-            c["linux"]["resources"]["pids"] = json!({"limit": 32});
-        },
-    );
+    let files = "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max \
+                 /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+                 /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpuset/cpuset.cpus";
+    let (code, out, err) = run_container(&env, "cg", &sh(&format!("cat {files}")), |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+        c["linux"]["resources"]["pids"] = json!({"limit": 32});
+        c["linux"]["resources"]["cpu"] =
+            json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"});
+    });
     assert_eq!(code, 0, "{err}");
     let l: Vec<&str> = out.lines().collect();
-    assert_eq!(l, ["67108864", "32"]);
+    assert_eq!(l, ["67108864", "32", "512", "50000", "100000", "0"]);
 }
 
 #[test]
