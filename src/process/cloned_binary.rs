@@ -164,19 +164,7 @@ fn reexec_memfd() -> Result<()> {
     if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
         return Err(err("seal the copy", std::io::Error::last_os_error()));
     }
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| {
-            CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default()
-        })
-        .collect();
-    let env: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut b = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
-            b.push(b'=');
-            b.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
-            CString::new(b).unwrap_or_default()
-        })
-        .collect();
+    let (args, env) = argv_envp();
     let e = nix::unistd::fexecve(&mem, &args, &env).unwrap_err();
     Err(err("re-exec from the sealed copy", std::io::Error::from(e)))
 }
