@@ -20,7 +20,8 @@ pub fn color_wanted_stdout() -> bool {
 
 fn who(pid: i32, ns_pid: Option<i32>) -> String {
     match ns_pid {
-        Some(n) => format!("container init: pid {pid} on the host, {n} inside"),
+        Some(1) => format!("container init: pid {pid} on the host, 1 inside"),
+        Some(n) => format!("container process: pid {pid} on the host, {n} inside"),
         None => format!("learnrt: pid {pid}"),
     }
 }
