@@ -539,6 +539,25 @@ impl Cgroup {
                 first_err.get_or_insert(e);
             }
         }
+        // The shared default parent (`/learnrt`) was made by whichever
+        // container came first; the last one out removes it, even if it did
+        // not make it itself (another container may have made it and left
+        // while we were still there).
+        if first_err.is_none() && self.path.starts_with("/learnrt/") {
+            for dir in self.dirs() {
+                let Some(parent) = dir.parent() else { continue };
+                let empty = std::fs::read_dir(parent)
+                    .map(|mut it| !it.any(|e| e.map(|e| e.path().is_dir()).unwrap_or(false)))
+                    .unwrap_or(false);
+                if parent.file_name().is_some_and(|n| n == "learnrt") && empty {
+                    let _ = crate::sys::call(
+                        "rmdir",
+                        || crate::sys::q(parent),
+                        || std::fs::remove_dir(parent).map_err(crate::sys::io_errno),
+                    );
+                }
+            }
+        }
         first_err.map_or(Ok(()), Err)
     }
 }
