@@ -312,14 +312,21 @@ fn create_and_destroy_remove_only_what_we_made() {
 
     populate_v1(&cg);
     unpopulate(&cg);
+    // Another container still lives under the pre-existing parent.
+    std::fs::create_dir(t.0.join("memory/learnrt/other")).unwrap();
     cg.destroy(&Linux).unwrap();
     for c in V1_CTRLS {
         assert!(!t.0.join(c).join("learnrt/c1").exists(), "{c}");
     }
     assert!(
         t.0.join("memory/learnrt").is_dir(),
-        "pre-existing dir must stay"
+        "a parent another container still uses must stay"
     );
+    // Once that one is gone too, the last one out removes the empty
+    // default parent, whoever made it.
+    std::fs::remove_dir(t.0.join("memory/learnrt/other")).unwrap();
+    cg.destroy(&Linux).unwrap();
+    assert!(!t.0.join("memory/learnrt").exists());
     assert!(!t.0.join("pids/learnrt").exists());
     // destroying twice is fine
     cg.destroy(&Linux).unwrap();
