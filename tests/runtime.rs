@@ -1195,3 +1195,26 @@ fn ps_table_and_list_json() {
     assert_eq!(me["pid"], json!(pid));
     assert_eq!(stdout(&env.run(&["list", "-q"])).trim(), id);
 }
+
+#[test]
+fn scheduler_io_priority_and_personality() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let (code, out, err) = run_container(
+        &env,
+        "sched",
+        &sh("uname -m; grep -E '^policy' /proc/self/sched; ionice"),
+        |c| {
+            c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+            c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+            c["linux"]["personality"] = json!({"domain": "LINUX32"});
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "i686", "a 32-bit personality: {out}");
+    assert!(l[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert_eq!(l[2].trim(), "idle", "{out}");
+}

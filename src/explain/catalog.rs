@@ -30,6 +30,7 @@ pub static ALL: &[&Step] = &[
     &finish::PATHS,
     &process::CONSOLE,
     &process::SESSION,
+    &process::SCHED,
     &process::RLIMITS,
     &process::USER,
     &process::CAPS,

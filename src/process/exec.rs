@@ -202,6 +202,7 @@ fn child(
         super::init::load_seccomp(f)?;
     }
     let mut warnings = vec![];
+    stages::process::scheduling(&o.process, None)?;
     let prepared = stages::process::run(sys, &o.process, o.preserve_fds, &mut warnings)?;
     stages::exec::no_new_privs(sys, nnp)?;
     if let (Some(f), true) = (filter, nnp) {

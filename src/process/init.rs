@@ -134,6 +134,13 @@ fn run(a: InitArgs) -> Result<Never> {
         load_seccomp(f)?;
     }
     let mut warnings = Vec::new();
+    stages::process::scheduling(
+        process,
+        a.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
+    )?;
     let prepared = stages::process::run(sys, process, a.preserve_fds, &mut warnings)?;
     for w in warnings {
         explain::note(|| format!("warning: {w}"));

@@ -59,6 +59,182 @@ pub const RLIMITS: Step = Step {
     actor: Actor::Init,
 };
 
+pub const SCHED: Step = Step {
+    id: "sched",
+    stage: 10,
+    title: "set the scheduler, I/O priority and personality",
+    why: "How the kernel shares the CPU and the disk between processes is a per-process setting inherited across fork and exec: a CPU scheduling policy (normal, batch, idle, real-time FIFO/RR, deadline) with its nice value or priority, and an I/O class (real-time, best-effort, idle) with a level. The personality can make the program see a 32-bit machine (`uname -m` says i686) on a 64-bit kernel.",
+    man: &["sched_setattr(2)", "ioprio_set(2)", "personality(2)"],
+    shell: "chrt --batch 0 ionice -c 3 setarch i686 sh",
+    config: &["process.scheduler", "process.ioPriority", "linux.personality"],
+    look: &["chrt -p {pid}", "ionice -p {pid}"],
+    actor: Actor::Init,
+};
+
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Scheduling policy, I/O priority and personality (stage 10).
+pub fn scheduling(
+    p: &Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
+) -> Result<()> {
+    let sched = p.scheduler().as_ref();
+    let io = p.io_priority().as_ref();
+    if sched.is_none() && io.is_none() && personality.is_none() {
+        return Ok(());
+    }
+    let from = vec![
+        "process.scheduler".to_string(),
+        "process.ioPriority".to_string(),
+        "linux.personality".to_string(),
+    ];
+    explain::run_stage(&SCHED, &from, || {
+        if let Some(sc) = sched {
+            let policy_name = enum_name(sc.policy());
+            let policy: u32 = match policy_name.as_str() {
+                "SCHED_OTHER" => 0,
+                "SCHED_FIFO" => 1,
+                "SCHED_RR" => 2,
+                "SCHED_BATCH" => 3,
+                "SCHED_ISO" => 4,
+                "SCHED_IDLE" => 5,
+                "SCHED_DEADLINE" => 6,
+                other => {
+                    return Err(Error::new(
+                        SCHED.id,
+                        format!("process.scheduler.policy {other:?} is not known"),
+                    ))
+                }
+            };
+            let mut flags = 0u64;
+            for f in sc.flags().iter().flatten() {
+                flags |= match enum_name(f).as_str() {
+                    "SCHED_FLAG_RESET_ON_FORK" => 0x01,
+                    "SCHED_FLAG_RECLAIM" => 0x02,
+                    "SCHED_FLAG_DL_OVERRUN" => 0x04,
+                    "SCHED_FLAG_KEEP_POLICY" => 0x08,
+                    "SCHED_FLAG_KEEP_PARAMS" => 0x10,
+                    "SCHED_FLAG_UTIL_CLAMP_MIN" => 0x20,
+                    "SCHED_FLAG_UTIL_CLAMP_MAX" => 0x40,
+                    _ => 0,
+                };
+            }
+            #[repr(C)]
+            struct SchedAttr {
+                size: u32,
+                policy: u32,
+                flags: u64,
+                nice: i32,
+                priority: u32,
+                runtime: u64,
+                deadline: u64,
+                period: u64,
+            }
+            let attr = SchedAttr {
+                size: std::mem::size_of::<SchedAttr>() as u32,
+                policy,
+                flags,
+                nice: sc.nice().unwrap_or(0),
+                priority: sc.priority().unwrap_or(0).max(0) as u32,
+                runtime: sc.runtime().unwrap_or(0),
+                deadline: sc.deadline().unwrap_or(0),
+                period: sc.period().unwrap_or(0),
+            };
+            sys::call(
+                "sched_setattr",
+                || {
+                    format!(
+                        "0, {{policy={policy_name}, nice={}, priority={}, flags={flags:#x}}}, 0",
+                        attr.nice, attr.priority
+                    )
+                },
+                || {
+                    // SAFETY: a sched_attr of the size it says, for ourselves.
+                    let r = unsafe {
+                        libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0)
+                    };
+                    if r < 0 {
+                        Err(nix::errno::Errno::last())
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .map_err(|e| {
+                Error::sys(SCHED.id, "set the CPU scheduler", e)
+                    .hint("real-time policies need CAP_SYS_NICE")
+            })?;
+        }
+        if let Some(io) = io {
+            let class_name = enum_name(&io.class());
+            let class: i64 = match class_name.as_str() {
+                "IOPRIO_CLASS_RT" => 1,
+                "IOPRIO_CLASS_BE" => 2,
+                "IOPRIO_CLASS_IDLE" => 3,
+                other => {
+                    return Err(Error::new(
+                        SCHED.id,
+                        format!("process.ioPriority.class {other:?} is not known"),
+                    ))
+                }
+            };
+            let value = (class << 13) | (io.priority() & 0x1fff);
+            sys::call(
+                "ioprio_set",
+                || {
+                    format!(
+                        "IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE({class_name}, {})",
+                        io.priority()
+                    )
+                },
+                || {
+                    // SAFETY: integer-only syscall for ourselves.
+                    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) };
+                    if r < 0 {
+                        Err(nix::errno::Errno::last())
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .map_err(|e| Error::sys(SCHED.id, "set the I/O priority", e))?;
+        }
+        if let Some(per) = personality {
+            let name = enum_name(&per.domain());
+            let persona: u64 = match name.as_str() {
+                "LINUX" => 0x0000,
+                "LINUX32" => 0x0008,
+                other => {
+                    return Err(Error::new(
+                        SCHED.id,
+                        format!("linux.personality.domain {other:?} is not known"),
+                    ))
+                }
+            };
+            sys::call(
+                "personality",
+                || format!("PER_{name}"),
+                || {
+                    // SAFETY: integer-only syscall.
+                    let r = unsafe { libc::personality(persona as libc::c_ulong) };
+                    if r < 0 {
+                        Err(nix::errno::Errno::last())
+                    } else {
+                        Ok(r)
+                    }
+                },
+            )
+            .map_err(|e| Error::sys(SCHED.id, "set the personality", e))?;
+        }
+        Ok(())
+    })
+}
+
 pub const USER: Step = Step {
     id: "user",
     stage: 10,
