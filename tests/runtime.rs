@@ -1218,3 +1218,70 @@ fn scheduler_io_priority_and_personality() {
     assert!(l[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
     assert_eq!(l[2].trim(), "idle", "{out}");
 }
+
+#[test]
+fn seccomp_notify_hands_the_listener_to_the_agent() {
+    if !require_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let env = TestEnv::new();
+    let sock = env.base.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cbuf = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let r = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cbuf),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let fds: Vec<i32> = r
+            .cmsgs()
+            .unwrap()
+            .filter_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(v) => Some(v),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let n = r.bytes;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // A seccomp listener fd is an anon inode "seccomp notify".
+        let what = fds
+            .first()
+            .map(|fd| fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default());
+        (text, what)
+    });
+    let b = env.bundle("notify", &["true"]);
+    edit_config(&b, |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "from-the-test",
+            "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let id = env.id("notify");
+    let out = env
+        .cmd(&["run", "-b", b.to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let (text, what) = agent.join().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["fds"], json!(["seccompFd"]));
+    assert_eq!(v["metadata"], "from-the-test");
+    assert_eq!(v["state"]["id"], json!(id));
+    assert!(v["pid"].as_i64().unwrap() > 0);
+    let what = what
+        .expect("an fd came with the message")
+        .to_string_lossy()
+        .into_owned();
+    assert!(what.contains("seccomp"), "{what}");
+}

@@ -199,14 +199,14 @@ fn child(
     }
     let nnp = o.process.no_new_privileges().unwrap_or(false);
     if let (Some(f), false) = (filter, nnp) {
-        super::init::load_seccomp(f)?;
+        let _ = super::init::load_seccomp(f)?;
     }
     let mut warnings = vec![];
     stages::process::scheduling(&o.process, None)?;
     let prepared = stages::process::run(sys, &o.process, o.preserve_fds, &mut warnings)?;
     stages::exec::no_new_privs(sys, nnp)?;
     if let (Some(f), true) = (filter, nnp) {
-        super::init::load_seccomp(f)?;
+        let _ = super::init::load_seccomp(f)?;
     }
     let _ = ch.send(&Msg::Exec {
         path: prepared.path.to_string_lossy().into_owned(),

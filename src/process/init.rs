@@ -24,6 +24,8 @@ pub struct InitArgs<'a> {
     pub bundle: PathBuf,
     pub preserve_fds: u32,
     pub settings: Settings,
+    /// Connected to linux.seccomp.listenerPath (the seccomp agent).
+    pub agent: Option<RawFd>,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -131,7 +133,8 @@ fn run(a: InitArgs) -> Result<Never> {
     if let (Some(f), false) = (&filter, nnp) {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN to load:
         // load it before the capabilities are dropped (as runc does).
-        load_seccomp(f)?;
+        let listener = load_seccomp(f)?;
+        send_to_agent(&a, host_pid, listener)?;
     }
     let mut warnings = Vec::new();
     stages::process::scheduling(
@@ -173,7 +176,8 @@ fn run(a: InitArgs) -> Result<Never> {
     }
     stages::exec::no_new_privs(sys, nnp).map_err(|e| report(&conn_ch, e))?;
     if let (Some(f), true) = (&filter, nnp) {
-        load_seccomp(f).map_err(|e| report(&conn_ch, e))?;
+        let listener = load_seccomp(f).map_err(|e| report(&conn_ch, e))?;
+        send_to_agent(&a, host_pid, listener).map_err(|e| report(&conn_ch, e))?;
     }
     let _ = conn_ch.send(&Msg::Exec {
         path: prepared.path.to_string_lossy().into_owned(),
@@ -188,15 +192,67 @@ fn report(ch: &Channel, e: Error) -> Error {
     e
 }
 
-pub fn load_seccomp(f: &crate::seccomp::Filter) -> Result<()> {
+/// SCMP_ACT_NOTIFY: hand the listener fd to the seccomp agent at
+/// linux.seccomp.listenerPath, with the container process state
+/// (runtime-spec config-linux.md), over the socket learnrt connected
+/// before the clone.
+fn send_to_agent(a: &InitArgs, host_pid: i32, listener: Option<OwnedFd>) -> Result<()> {
+    let (Some(fd), Some(agent)) = (listener, a.agent) else {
+        return Ok(());
+    };
+    let metadata = a
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.listener_metadata().clone())
+        .unwrap_or_default();
+    let msg = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "fds": ["seccompFd"],
+        "pid": host_pid,
+        "metadata": metadata,
+        "state": {
+            "ociVersion": a.spec.version(),
+            "id": a.id,
+            "status": "creating",
+            "pid": host_pid,
+            "bundle": a.bundle,
+            "annotations": a.spec.annotations().clone().unwrap_or_default(),
+        },
+    })
+    .to_string();
+    let iov = [std::io::IoSlice::new(msg.as_bytes())];
+    let fds = [fd.as_raw_fd()];
+    crate::sys::call(
+        "sendmsg",
+        || {
+            format!(
+                "{agent} /* listenerPath */, {{containerProcessState, SCM_RIGHTS=[{}]}}",
+                fds[0]
+            )
+        },
+        || {
+            nix::sys::socket::sendmsg::<()>(
+                agent,
+                &iov,
+                &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+                nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+        },
+    )
+    .map_err(|e| Error::sys("seccomp", "send the listener fd to the seccomp agent", e))?;
+    Ok(())
+}
+
+pub fn load_seccomp(f: &crate::seccomp::Filter) -> Result<Option<OwnedFd>> {
     explain::run_stage(
         &crate::seccomp::SECCOMP,
         &["linux.seccomp".to_string()],
         || {
             explain::note(|| f.summary().to_string());
-            f.load()
-                .map(|_| ())
-                .map_err(|e| Error::new("seccomp", e.to_string()))
+            f.load().map_err(|e| Error::new("seccomp", e.to_string()))
         },
     )
 }

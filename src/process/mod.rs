@@ -162,6 +162,18 @@ fn create_in(
         Some(p) => Some(connect_console(p)?),
         None => None,
     };
+    let agent = match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.listener_path().as_ref())
+    {
+        Some(p) => Some(connect_console(p).map_err(|e| {
+            Error::new("seccomp", format!("linux.seccomp.listenerPath: {}", e.msg))
+                .hint("the seccomp agent must be listening on that unix socket before create")
+        })?),
+        None => None,
+    };
     let plan = stages::namespaces::plan(spec)?;
     let (parent_end, init_end) = channel::pair()?;
     let listener = seqpacket()?;
@@ -185,6 +197,7 @@ fn create_in(
             bundle: bundle.dir.clone(),
             preserve_fds: o.preserve_fds,
             settings: settings.clone(),
+            agent: agent.as_ref().map(|f| f.as_raw_fd()),
         });
     }
     *pid_out = pid;
