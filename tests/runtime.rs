@@ -1285,3 +1285,41 @@ fn seccomp_notify_hands_the_listener_to_the_agent() {
         .into_owned();
     assert!(what.contains("seccomp"), "{what}");
 }
+
+#[test]
+fn container_hooks_and_hook_timeout() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let log = env.base.join("cc.log");
+    // createContainer: in the container's namespaces before pivot_root, so
+    // a host path still resolves; startContainer: inside the container.
+    let (code, out, err) = run_container(&env, "cchooks", &sh("cat /tmp/started"), |c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("readlink /proc/self/ns/mnt > {}", log.display())]}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo start-hook-ran > /tmp/started"]}]
+        });
+    });
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "start-hook-ran\n");
+    let ns = fs::read_to_string(&log).unwrap();
+    assert_ne!(
+        ns.trim(),
+        fs::read_link("/proc/self/ns/mnt")
+            .unwrap()
+            .to_string_lossy(),
+        "createContainer runs in the container's mount namespace"
+    );
+    // A hook that overruns its timeout fails create, and nothing is left.
+    let e = failed_create(&env, "slowhook", |b| {
+        edit_config(
+            b,
+            |c| {
+                c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}]})
+            },
+        )
+    });
+    assert!(e.contains("timed out"), "{e}");
+}
