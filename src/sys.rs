@@ -261,9 +261,6 @@ pub trait Sys {
     fn open_dir(&self, path: &Path) -> SysResult<RawFd>;
     fn close(&self, fd: RawFd) -> SysResult<()>;
     fn unlink(&self, path: &Path) -> SysResult<()>;
-    fn sethostname_allowed(&self) -> bool {
-        true
-    }
 }
 
 /// The real kernel.
@@ -909,9 +906,6 @@ impl Sys for Recording {
     }
     fn unlink(&self, path: &Path) -> SysResult<()> {
         self.rec("unlink", q(path))
-    }
-    fn sethostname_allowed(&self) -> bool {
-        true
     }
 }
 

@@ -3,7 +3,7 @@
 //! SCM_RIGHTS. Small, typed, and readable with `strace -e sendmsg`.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -123,8 +123,4 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| Error::new("channel", format!("socketpair: {e}")))
-}
-
-pub fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
 }

@@ -23,7 +23,7 @@ pub mod exec;
 pub mod init;
 pub mod tty;
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{kill, Signal};
@@ -525,9 +525,4 @@ fn wait_gone(st: &State) {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-}
-
-/// For `run`: create, start, wait, delete.
-pub fn raw_fd(fd: &Option<OwnedFd>) -> Option<RawFd> {
-    fd.as_ref().map(|f| f.as_raw_fd())
 }
