@@ -84,14 +84,8 @@ pub fn exec(root: &Root, id: &str, o: ExecOpts, settings: &Settings) -> Result<i
         Some(p) => Some(super::connect_console(p)?),
         None => None,
     };
-    let filter = match spec
-        .as_ref()
-        .and_then(|s| s.linux().as_ref())
-        .and_then(|l| l.seccomp().as_ref())
-    {
-        Some(s) => {
-            Some(crate::seccomp::compile(s).map_err(|e| Error::new("seccomp", e.to_string()))?)
-        }
+    let filter = match &spec {
+        Some(s) => super::compile_seccomp(s, &root.dir)?,
         None => None,
     };
     if !o.detach {

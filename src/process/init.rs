@@ -26,6 +26,8 @@ pub struct InitArgs<'a> {
     pub settings: Settings,
     /// Connected to linux.seccomp.listenerPath (the seccomp agent).
     pub agent: Option<RawFd>,
+    /// linux.seccomp, compiled by learnrt before the clone.
+    pub filter: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -90,12 +92,7 @@ fn run(a: InitArgs) -> Result<Never> {
         chan_fd: a.chan,
         preserve_fds: a.preserve_fds,
     };
-    let filter = match a.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => {
-            Some(crate::seccomp::compile(s).map_err(|e| Error::new("seccomp", e.to_string()))?)
-        }
-        None => None,
-    };
+    let filter = a.filter;
     stages::rootfs::run(&ctx)?;
     stages::devices::run(&ctx)?;
     let h = a.spec.hooks().as_ref();
@@ -130,7 +127,7 @@ fn run(a: InitArgs) -> Result<Never> {
         stages::process::new_session(sys)?;
     }
     let nnp = process.no_new_privileges().unwrap_or(false);
-    if let (Some(f), false) = (&filter, nnp) {
+    if let (Some(f), false) = (filter, nnp) {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN to load:
         // load it before the capabilities are dropped (as runc does).
         let listener = load_seccomp(f)?;
@@ -175,7 +172,7 @@ fn run(a: InitArgs) -> Result<Never> {
             .map_err(|e| report(&conn_ch, e))?;
     }
     stages::exec::no_new_privs(sys, nnp).map_err(|e| report(&conn_ch, e))?;
-    if let (Some(f), true) = (&filter, nnp) {
+    if let (Some(f), true) = (filter, nnp) {
         let listener = load_seccomp(f).map_err(|e| report(&conn_ch, e))?;
         send_to_agent(&a, host_pid, listener).map_err(|e| report(&conn_ch, e))?;
     }

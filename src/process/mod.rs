@@ -109,7 +109,7 @@ pub fn create(root: &Root, o: &CreateOpts, settings: &Settings) -> Result<Create
     let dir = root.claim(&o.id)?;
     let mut pid = 0;
     let mut cgroup = None;
-    let r = create_in(&dir, &bundle, o, settings, &mut pid, &mut cgroup);
+    let r = create_in(&root.dir, &dir, &bundle, o, settings, &mut pid, &mut cgroup);
     if r.is_err() {
         cleanup(pid, cgroup.as_ref(), &dir);
     }
@@ -117,6 +117,7 @@ pub fn create(root: &Root, o: &CreateOpts, settings: &Settings) -> Result<Create
 }
 
 fn create_in(
+    root_dir: &Path,
     dir: &Path,
     bundle: &crate::bundle::Bundle,
     o: &CreateOpts,
@@ -174,6 +175,7 @@ fn create_in(
         })?),
         None => None,
     };
+    let filter = compile_seccomp(spec, root_dir)?;
     let plan = stages::namespaces::plan(spec)?;
     let (parent_end, init_end) = channel::pair()?;
     let listener = seqpacket()?;
@@ -198,6 +200,7 @@ fn create_in(
             preserve_fds: o.preserve_fds,
             settings: settings.clone(),
             agent: agent.as_ref().map(|f| f.as_raw_fd()),
+            filter: filter.as_ref(),
         });
     }
     *pid_out = pid;
@@ -290,6 +293,20 @@ fn create_in(
         state: st,
         pty,
     })
+}
+
+/// linux.seccomp compiled to BPF now, in the runtime (a bad profile fails
+/// create before any process exists), with the state root's cache.
+pub fn compile_seccomp(
+    spec: &oci_spec::runtime::Spec,
+    root_dir: &Path,
+) -> Result<Option<crate::seccomp::Filter>> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    crate::seccomp::compile_cached(s, &root_dir.join(".seccomp-cache"))
+        .map(Some)
+        .map_err(|e| Error::new("seccomp", e.to_string()))
 }
 
 /// The init hung up: say how it ended.
