@@ -284,6 +284,13 @@ fn create_in(
     st.pid = pid;
     st.pid_start = state::proc_start(pid).map(|(t, _)| t).unwrap_or(0);
     state::write(dir, &st)?;
+    crate::logging::debug(|| {
+        format!(
+            "container {} created: init pid {pid}, state in {}",
+            o.id,
+            dir.display()
+        )
+    });
     if let Some(f) = &o.pid_file {
         write_pid_file(f, pid)?;
     }
@@ -423,6 +430,7 @@ pub fn start(root: &Root, id: &str, settings: &Settings) -> Result<()> {
     }
     st.started = true;
     state::write(&dir, &st)?;
+    crate::logging::debug(|| format!("container {id} started: pid {} runs the program", st.pid));
     poststart(&dir, &st);
     Ok(())
 }
@@ -505,6 +513,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
         }
     }
     explain::note(|| format!("removing {}", dir.display()));
+    crate::logging::debug(|| format!("container {id} deleted (was {})", status.as_str()));
     std::fs::remove_dir_all(&dir)
         .map_err(|e| Error::new("delete", format!("remove {}: {e}", dir.display())))?;
     drop(lock);
