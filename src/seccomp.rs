@@ -50,8 +50,10 @@ pub const SECCOMP: Step = Step {
           keyctl, bpf, kexec_load, ...) are a door out of the container or into the host kernel. \
           A seccomp filter is a small BPF program the kernel runs on every syscall the process \
           makes: it may allow the call, fail it with an errno, or kill the process. It is \
-          installed last, just before execve, so the runtime's own setup is not filtered, and it \
-          is inherited by every child and can never be removed.",
+          installed as late as possible — just before execve, or, without no_new_privs, just \
+          before the capabilities are dropped (loading then needs CAP_SYS_ADMIN) — so the \
+          runtime's own setup is not filtered; it is inherited by every child and can never \
+          be removed.",
     man: &["seccomp(2)", "seccomp_rule_add(3)", "prctl(2)"],
     shell: "# no shell command installs a filter; container tools do it for you:\n\
             docker run --security-opt seccomp=profile.json IMAGE\n\
