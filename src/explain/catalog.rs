@@ -32,6 +32,7 @@ pub static ALL: &[&Step] = &[
     &process::SESSION,
     &process::SCHED,
     &process::RLIMITS,
+    &process::BOUNDING,
     &process::USER,
     &process::CAPS,
     &process::CWD,

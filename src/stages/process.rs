@@ -235,6 +235,18 @@ pub fn scheduling(
     })
 }
 
+pub const BOUNDING: Step = Step {
+    id: "caps.bounding",
+    stage: 10,
+    title: "shrink the capability bounding set",
+    why: "The bounding set is the ceiling on every capability this process and its children can ever get, even by running a setuid-root or file-capability program. Everything config.json does not list is dropped from it now, one prctl per capability, while the init still holds CAP_SETPCAP, which dropping needs.",
+    man: &["capabilities(7)", "prctl(2) PR_CAPBSET_DROP"],
+    shell: "capsh --drop=cap_sys_admin,cap_net_admin --",
+    config: &["process.capabilities.bounding"],
+    look: &["grep CapBnd /proc/{pid}/status"],
+    actor: Actor::Init,
+};
+
 pub const USER: Step = Step {
     id: "user",
     stage: 10,
@@ -251,7 +263,7 @@ pub const CAPS: Step = Step {
     id: "caps",
     stage: 10,
     title: "drop every capability the container was not given",
-    why: "Root's power is split into ~41 capabilities (CAP_NET_ADMIN, CAP_SYS_ADMIN, …). A container keeps only the ones listed: first everything else is dropped from the bounding set (it can never come back, even through a setuid binary), then the effective, permitted, inheritable and ambient sets are set exactly.",
+    why: "Root's power is split into ~41 capabilities (CAP_NET_ADMIN, CAP_SYS_ADMIN, …). A container keeps only the ones listed: the bounding set was shrunk before the user switch (caps.bounding); now the effective, permitted and inheritable sets are set exactly with capset, and the ambient set is raised for the caps the kernel allows there.",
     man: &["capabilities(7)", "capset(2)", "prctl(2) PR_CAPBSET_DROP"],
     shell: "capsh --drop=cap_sys_admin,cap_net_admin -- -c 'grep Cap /proc/self/status'",
     config: &["process.capabilities"],
@@ -513,26 +525,34 @@ pub fn run(
     let inheritable = mask(caps.and_then(|c| c.inheritable().as_ref()), last, warnings);
     let ambient = mask(caps.and_then(|c| c.ambient().as_ref()), last, warnings);
 
-    explain::run_stage(&USER, &["process.user".to_string()], || {
-        // Bounding set first: dropping needs CAP_SETPCAP, which we still have.
-        if caps.is_some() {
-            explain::note(|| format!("bounding set keeps {:#x}; dropping the rest", bounding));
-            for c in 0..=last {
-                if bounding & (1 << c) == 0 {
-                    sys.prctl(libc::PR_CAPBSET_DROP, "PR_CAPBSET_DROP", c as u64, 0)
-                        .map_err(|e| {
-                            Error::sys(
-                                CAPS.id,
-                                format!(
-                                    "drop CAP_{} from the bounding set",
-                                    CAP_NAMES.get(c as usize).unwrap_or(&"?")
-                                ),
-                                e,
-                            )
-                        })?;
+    if caps.is_some() {
+        // Bounding set first: dropping needs CAP_SETPCAP, which we still
+        // have until the user switch and capset below.
+        explain::run_stage(
+            &BOUNDING,
+            &["process.capabilities.bounding".to_string()],
+            || {
+                explain::note(|| format!("bounding set keeps {bounding:#x}; dropping the rest"));
+                for c in 0..=last {
+                    if bounding & (1 << c) == 0 {
+                        sys.prctl(libc::PR_CAPBSET_DROP, "PR_CAPBSET_DROP", c as u64, 0)
+                            .map_err(|e| {
+                                Error::sys(
+                                    BOUNDING.id,
+                                    format!(
+                                        "drop CAP_{} from the bounding set",
+                                        CAP_NAMES.get(c as usize).unwrap_or(&"?")
+                                    ),
+                                    e,
+                                )
+                            })?;
+                    }
                 }
-            }
-        }
+                Ok(())
+            },
+        )?;
+    }
+    explain::run_stage(&USER, &["process.user".to_string()], || {
         if uid != 0 {
             sys.prctl(libc::PR_SET_KEEPCAPS, "PR_SET_KEEPCAPS", 1, 0)
                 .map_err(|e| Error::sys(USER.id, "keep capabilities across setuid", e))?;
