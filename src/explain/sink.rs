@@ -84,6 +84,74 @@ pub fn is_init() -> bool {
     ACTOR_INIT.load(Ordering::Relaxed)
 }
 
+/// Runs of the same call (`prctl(PR_CAPBSET_DROP, …)` ×38) are shown three
+/// times, then summed up in one line: `--explain` is read by people. The
+/// JSON trace keeps every call.
+struct Run {
+    key: String,
+    count: usize,
+    hidden: usize,
+}
+
+static RUN: Mutex<Option<Run>> = Mutex::new(None);
+const SHOWN: usize = 3;
+
+/// `Some(text)` to print instead of the usual rendering ("" to hide it).
+fn collapse(ev: &Event, color: bool) -> Option<String> {
+    let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
+    let key = match ev {
+        Event::Syscall {
+            stage,
+            syscall,
+            args,
+            errno: None,
+            ..
+        } => Some(format!(
+            "{stage}\0{syscall}\0{}",
+            args.split(',').next().unwrap_or("")
+        )),
+        _ => None,
+    };
+    if let (Some(k), Some(r)) = (&key, run.as_mut()) {
+        if *k == r.key {
+            r.count += 1;
+            if r.count > SHOWN {
+                r.hidden += 1;
+                return Some(String::new());
+            }
+            return None;
+        }
+    }
+    // A different event: say how many calls were hidden, then go on.
+    let mut out = String::new();
+    if let Some(r) = run.take() {
+        if r.hidden > 0 {
+            let name = r.key.split('\0').nth(1).unwrap_or("").to_string();
+            let arg = r.key.split('\0').nth(2).unwrap_or("").to_string();
+            let line = format!(
+                "    … and {} more {name}({arg}, …) calls like these\n",
+                r.hidden
+            );
+            out.push_str(&if color {
+                use owo_colors::OwoColorize;
+                line.dimmed().to_string()
+            } else {
+                line
+            });
+        }
+    }
+    *run = key.map(|key| Run {
+        key,
+        count: 1,
+        hidden: 0,
+    });
+    if out.is_empty() {
+        None
+    } else {
+        Some(out + &render::human(ev, color))
+    }
+}
+
 /// Deliver one event (from this process, or received from the init).
 pub fn emit(ev: Event) {
     let mut g = lock();
@@ -97,7 +165,7 @@ pub fn emit(ev: Event) {
         }) => {
             let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
             if *human {
-                let text = render::human(&ev, *color);
+                let text = collapse(&ev, *color).unwrap_or_else(|| render::human(&ev, *color));
                 let mut e = std::io::stderr().lock();
                 let _ = e.write_all(text.as_bytes());
             }
