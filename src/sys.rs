@@ -122,6 +122,13 @@ impl ShowRet for usize {
         self.to_string()
     }
 }
+/// A file mode, shown in octal (`umask(0o0) = 0o22`).
+pub struct Mode(pub u32);
+impl ShowRet for Mode {
+    fn show_ret(&self) -> String {
+        format!("{:#o}", self.0)
+    }
+}
 impl ShowRet for u32 {
     fn show_ret(&self) -> String {
         self.to_string()
@@ -586,8 +593,9 @@ impl Sys for Linux {
         call(
             "umask",
             || format!("{mask:#o}"),
-            || Ok(unsafe { libc::umask(mask) }),
+            || Ok(Mode(unsafe { libc::umask(mask) })),
         )
+        .map(|m| m.0)
     }
 
     fn prctl(&self, option: i32, name: &str, arg2: u64, arg3: u64) -> SysResult<i32> {
