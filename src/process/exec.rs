@@ -125,6 +125,26 @@ pub fn exec(root: &Root, id: &str, o: ExecOpts, settings: &Settings) -> Result<i
         let _ = waitpid(Pid::from_raw(pid), None);
         e
     };
+    // Wait until the child has joined the namespaces (showing what it
+    // says meanwhile), then put it in the container's cgroup.
+    loop {
+        match ch.recv() {
+            Ok(Msg::Event(ev)) => sink::emit(ev.with_host_pid(pid)),
+            Ok(Msg::Prompt { stage }) => {
+                let go = catalog::find(&stage).is_none_or(sink::prompt_user);
+                let _ = ch.send(if go { &Msg::Continue } else { &Msg::Abort });
+            }
+            Ok(Msg::Ready) => break,
+            Ok(Msg::Failed(e)) => return Err(fail(e)),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(fail(Error::new(
+                    "exec",
+                    format!("the exec process went away: {e}"),
+                )))
+            }
+        }
+    }
     if let Some(cg) = &cg {
         explain::run_stage(&stages::cgroups::CGROUPS, &[], || {
             cg.add_pid(&Linux, pid)
@@ -181,11 +201,15 @@ fn child(
         sink::forward_to(chan, settings);
     }
     let ch = Channel::borrow(chan);
+    // Join the container's namespaces, then let learnrt put us in its
+    // cgroup (stage 2, then stage 4, as for the container's init).
+    stages::namespaces::join(sys, plan)?;
+    ch.send(&Msg::Ready)
+        .map_err(|e| Error::new("exec", format!("learnrt went away: {e}")))?;
     match ch.recv() {
         Ok(Msg::Continue) => {}
         _ => return Err(Error::new("exec", "learnrt went away")),
     }
-    stages::namespaces::join(sys, plan)?;
     if o.process.terminal().unwrap_or(false) {
         stages::process::console(chan)?;
     } else {
