@@ -1323,3 +1323,26 @@ fn container_hooks_and_hook_timeout() {
     });
     assert!(e.contains("timed out"), "{e}");
 }
+
+#[test]
+fn exec_cpu_affinity_pins_the_process() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let (code, out, err) = run_container(
+        &env,
+        "aff",
+        &sh("grep Cpus_allowed_list /proc/self/status"),
+        |c| {
+            c["process"]["execCPUAffinity"] = json!({"initial": "0-1", "final": "0"});
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.split_whitespace().last(), Some("0"), "{out}");
+    let (code, _, err) = run_container(&env, "badaff", &["true"], |c| {
+        c["process"]["execCPUAffinity"] = json!({"final": "0-zz"});
+    });
+    assert_ne!(code, 0);
+    assert!(err.contains("execCPUAffinity"), "{err}");
+}

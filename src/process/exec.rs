@@ -204,6 +204,7 @@ fn child(
     // Join the container's namespaces, then let learnrt put us in its
     // cgroup (stage 2, then stage 4, as for the container's init).
     stages::namespaces::join(sys, plan)?;
+    stages::process::initial_affinity(&o.process)?;
     ch.send(&Msg::Ready)
         .map_err(|e| Error::new("exec", format!("learnrt went away: {e}")))?;
     match ch.recv() {

@@ -71,6 +71,7 @@ fn run(a: InitArgs) -> Result<Never> {
         Ok(Msg::Hello { host_pid }) => host_pid,
         _ => 0,
     };
+    stages::process::initial_affinity(a.spec.process().as_ref().expect("checked"))?;
     // The parent writes our id maps and puts us in our cgroup, then says go.
     recv_continue(&ch, "namespaces")?;
     if a.plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0 {

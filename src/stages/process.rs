@@ -78,6 +78,52 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Pin this process to a CPU list such as `0-3,7` (process.execCPUAffinity).
+pub fn set_affinity(list: &str, field: &str) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let bad = || {
+            Error::new(
+                SCHED.id,
+                format!("{field}: {list:?} is not a CPU list like 0-3,7"),
+            )
+        };
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        for cpu in a..=b {
+            set.set(cpu).map_err(|_| bad())?;
+        }
+    }
+    sys::call(
+        "sched_setaffinity",
+        || format!("0, {{{list}}}"),
+        || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set),
+    )
+    .map_err(|e| {
+        Error::sys(SCHED.id, format!("pin to CPUs {list} ({field})"), e)
+            .hint("are those CPUs online and in the container's cpuset?")
+    })
+}
+
+/// process.execCPUAffinity.initial: before the move into the cgroup.
+pub fn initial_affinity(p: &Process) -> Result<()> {
+    match p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().clone())
+    {
+        Some(list) if !list.is_empty() => explain::run_stage(
+            &SCHED,
+            &["process.execCPUAffinity.initial".to_string()],
+            || set_affinity(&list, "process.execCPUAffinity.initial"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Scheduling policy, I/O priority and personality (stage 10).
 pub fn scheduling(
     p: &Process,
@@ -85,7 +131,12 @@ pub fn scheduling(
 ) -> Result<()> {
     let sched = p.scheduler().as_ref();
     let io = p.io_priority().as_ref();
-    if sched.is_none() && io.is_none() && personality.is_none() {
+    let affinity = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().clone())
+        .filter(|l| !l.is_empty());
+    if sched.is_none() && io.is_none() && personality.is_none() && affinity.is_none() {
         return Ok(());
     }
     let from = vec![
@@ -203,6 +254,9 @@ pub fn scheduling(
                 },
             )
             .map_err(|e| Error::sys(SCHED.id, "set the I/O priority", e))?;
+        }
+        if let Some(list) = &affinity {
+            set_affinity(list, "process.execCPUAffinity.final")?;
         }
         if let Some(per) = personality {
             let name = enum_name(&per.domain());
