@@ -1346,3 +1346,31 @@ fn exec_cpu_affinity_pins_the_process() {
     assert_ne!(code, 0);
     assert!(err.contains("execCPUAffinity"), "{err}");
 }
+
+#[test]
+fn time_namespace_with_clock_offsets() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    let host: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (code, out, err) = run_container(&env, "timens", &sh("cat /proc/uptime"), |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 100000, "nanosecs": 0}});
+    });
+    assert_eq!(code, 0, "{err}");
+    let inside: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        inside > host + 99_990.0 && inside < host + 100_100.0,
+        "host {host}, inside {inside}"
+    );
+}

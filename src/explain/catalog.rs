@@ -13,6 +13,7 @@ pub static ALL: &[&Step] = &[
     &bundle::BUNDLE,
     &namespaces::NAMESPACES,
     &namespaces::JOIN,
+    &namespaces::TIME,
     &idmap::IDMAP,
     &idmap::BECOME_ROOT,
     &cgroups::CGROUPS,

@@ -52,6 +52,7 @@ fn container_namespaces(pid: i32, names: &[String]) -> Result<Plan> {
         new_cgroup_ns: false,
         userns: names.iter().any(|n| n == "user"),
         from: vec![],
+        time_offsets: None,
     })
 }
 

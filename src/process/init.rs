@@ -80,6 +80,7 @@ fn run(a: InitArgs) -> Result<Never> {
         stages::idmap::become_root(sys)?;
     }
     stages::namespaces::join(sys, a.plan)?;
+    stages::namespaces::time_offsets(sys, a.plan)?;
     stages::cgroups::new_namespace(sys, a.plan.new_cgroup_ns, a.spec)?;
 
     let ctx = Ctx {

@@ -44,6 +44,10 @@ pub struct Plan {
     pub new_cgroup_ns: bool,
     pub userns: bool,
     pub from: Vec<String>,
+    /// linux.timeOffsets for a new time namespace, as timens_offsets lines:
+    /// the namespace is then made by the init (unshare), not by clone3,
+    /// because offsets can only be written before a process is inside.
+    pub time_offsets: Option<String>,
 }
 
 pub fn flag_of(t: LinuxNamespaceType) -> u64 {
@@ -82,6 +86,7 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         new_cgroup_ns: false,
         userns: false,
         from: vec![],
+        time_offsets: None,
     };
     let nss = spec
         .linux()
@@ -106,8 +111,32 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
                 p.join.push((flag_of(t) as i32, path.clone(), f.into()));
             }
             _ => {
+                let offsets = spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.time_offsets().clone())
+                    .unwrap_or_default();
                 if t == LinuxNamespaceType::Cgroup {
                     p.new_cgroup_ns = true;
+                } else if t == LinuxNamespaceType::Time && !offsets.is_empty() {
+                    let mut keys: Vec<_> = offsets.keys().collect();
+                    keys.sort();
+                    let mut text = String::new();
+                    for k in keys {
+                        if k != "monotonic" && k != "boottime" {
+                            return Err(Error::new(
+                                NAMESPACES.id,
+                                format!("linux.timeOffsets.{k}: only monotonic and boottime clocks can be offset"),
+                            ));
+                        }
+                        let o = &offsets[k];
+                        text.push_str(&format!(
+                            "{k} {} {}\n",
+                            o.secs().unwrap_or(0),
+                            o.nanosecs().unwrap_or(0)
+                        ));
+                    }
+                    p.time_offsets = Some(text);
                 } else {
                     p.clone_flags |= flag_of(t);
                 }
@@ -206,6 +235,31 @@ pub fn clone_init(plan: &Plan) -> Result<i32> {
         g.failed();
     }
     r
+}
+
+pub const TIME: Step = Step {
+    id: "namespaces.time",
+    stage: 2,
+    title: "make a time namespace with clock offsets",
+    why: "A time namespace lets a container see CLOCK_MONOTONIC and CLOCK_BOOTTIME shifted by fixed offsets (useful after checkpoint/restore, or to test software that cares how long a machine has been up). The offsets can only be written before any process is in the namespace, so the init makes it with unshare — which moves only its future children — writes /proc/self/timens_offsets, and enters it at execve.",
+    man: &["time_namespaces(7)", "unshare(2)"],
+    shell: "unshare --time --boottime 86400 cat /proc/uptime",
+    config: &["linux.timeOffsets"],
+    look: &["cat /proc/{pid}/timens_offsets"],
+    actor: Actor::Init,
+};
+
+/// Init side: a new time namespace with offsets (see [`TIME`]).
+pub fn time_offsets(sys: &dyn Sys, plan: &Plan) -> Result<()> {
+    let Some(text) = &plan.time_offsets else {
+        return Ok(());
+    };
+    explain::run_stage(&TIME, &["linux.timeOffsets".to_string()], || {
+        sys.unshare(0x80)
+            .map_err(|e| Error::sys(TIME.id, "make a time namespace", e))?;
+        sys.write_file(std::path::Path::new("/proc/self/timens_offsets"), text)
+            .map_err(|e| Error::sys(TIME.id, "write the clock offsets", e))
+    })
 }
 
 /// Init side: setns into every namespace given by path (the user
