@@ -1374,3 +1374,29 @@ fn time_namespace_with_clock_offsets() {
         "host {host}, inside {inside}"
     );
 }
+
+#[test]
+fn the_program_starts_with_default_signal_dispositions() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    // Rust ignores SIGPIPE in learnrt itself; an ignored signal would
+    // survive execve into the container's program.
+    let (code, out, err) = run_container(
+        &env,
+        "sig",
+        &sh("grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -1"),
+        |_| {},
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SigIgn:\t0000000000000000"), "{out}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+    assert!(out.ends_with("y\n"), "{out}");
+    // The same for a process started with exec.
+    let b = env.bundle("sigx", &["sleep", "100"]);
+    let id = env.id("sigx");
+    create(&env, &b, &id);
+    let out = stdout(&env.run(&["exec", &id, "grep", "SigIgn", "/proc/self/status"]));
+    assert_eq!(out.trim(), "SigIgn:\t0000000000000000");
+}

@@ -188,6 +188,10 @@ pub fn clone_process(flags: u64) -> Result<i32> {
         // The child: its trace is the parent's to tell. It starts with no
         // signal blocked (the runtime may block some to forward them).
         let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+        // Ignored signals survive execve, and Rust's runtime ignores
+        // SIGPIPE: without this the container's `yes | head` would never
+        // see SIGPIPE. Every signal goes back to its default.
+        reset_signal_dispositions();
         // Stage spans inherited from the parent close in the child too:
         // they must not be reported twice. The child's own events start
         // once it points the sink at the channel.
@@ -214,6 +218,40 @@ pub fn clone_process(flags: u64) -> Result<i32> {
         },
     )
     .map_err(|e| Error::sys(NAMESPACES.id, "create the container init", e))
+}
+
+/// Every signal (real-time ones included: glibc's `signal()` refuses the
+/// two it reserves, so this is the raw syscall) back to SIG_DFL.
+fn reset_signal_dispositions() {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: 0, // SIG_DFL
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid struct and no old action;
+        // SIG_DFL needs no restorer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
 }
 
 /// Runtime side: clone the init. Pid namespaces given by path are joined
