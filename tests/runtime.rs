@@ -1400,3 +1400,34 @@ fn the_program_starts_with_default_signal_dispositions() {
     let out = stdout(&env.run(&["exec", &id, "grep", "SigIgn", "/proc/self/status"]));
     assert_eq!(out.trim(), "SigIgn:\t0000000000000000");
 }
+
+#[test]
+fn umask_is_the_configured_one_or_0022() {
+    if !require_root() {
+        return;
+    }
+    let env = TestEnv::new();
+    // Whatever the caller's umask (here 0077), the default is 0022.
+    let run = |name: &str, umask: Option<u32>| {
+        let b = env.bundle(name, &sh("umask"));
+        if let Some(m) = umask {
+            edit_config(&b, |c| c["process"]["user"]["umask"] = json!(m));
+        }
+        let id = env.id(name);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("umask 077; exec \"$@\"")
+            .arg("sh")
+            .arg(common::learnrt())
+            .arg("--root")
+            .arg(&env.root)
+            .args(["run", "-b", b.to_str().unwrap(), &id])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_success(&out);
+        stdout(&out).trim().to_string()
+    };
+    assert_eq!(run("um", None), "0022");
+    assert_eq!(run("um2", Some(0o027)), "0027");
+}

@@ -627,9 +627,9 @@ pub fn run(
             sys.prctl(libc::PR_SET_KEEPCAPS, "PR_SET_KEEPCAPS", 0, 0)
                 .map_err(|e| Error::sys(USER.id, "reset keepcaps", e))?;
         }
-        if let Some(m) = user.umask() {
-            sys.umask(m).map_err(|e| Error::sys(USER.id, "umask", e))?;
-        }
+        // process.user.umask, or 0022 as runc does: never the caller's.
+        sys.umask(user.umask().unwrap_or(0o022))
+            .map_err(|e| Error::sys(USER.id, "umask", e))?;
         Ok(())
     })?;
 
