@@ -227,7 +227,7 @@ fn state_goes_created_running_stopped_and_stays_stopped() {
         return;
     }
     let env = TestEnv::new();
-    let b = env.bundle("life", &["sh", "-c", "read x < /dev/null; sleep 0.3"]);
+    let b = env.bundle("life", &["sh", "-c", "read x < /dev/null; sleep 1"]);
     let id = env.id("life");
     create(&env, &b, &id);
     let s = state(&env, &id);
@@ -392,12 +392,25 @@ fn kill_takes_names_numbers_and_all() {
         return;
     }
     let env = TestEnv::new();
-    let b = env.bundle("k", &sh("trap 'exit 3' USR1; while :; do sleep 0.05; done"));
+    let b = env.bundle(
+        "k",
+        &sh("trap 'exit 3' USR1; echo ready; while :; do sleep 0.05; done"),
+    );
     for (i, sig) in ["USR1", "SIGUSR1", "10"].iter().enumerate() {
         let id = env.id(&format!("k{i}"));
         create(&env, &b, &id);
         assert_success(&env.run(&["start", &id]));
-        std::thread::sleep(Duration::from_millis(100));
+        // The trap must be set before the signal comes: pid 1 ignores a
+        // signal it has no handler for. create's stdout is <id>.out.
+        let out = env.base.join(format!("{id}.out"));
+        wait_for(
+            || {
+                fs::read_to_string(&out)
+                    .unwrap_or_default()
+                    .contains("ready")
+            },
+            "the trap",
+        );
         assert_success(&env.run(&["kill", &id, sig]));
         wait_for(
             || state(&env, &id)["status"] == "stopped",
