@@ -562,6 +562,16 @@ impl Cgroup {
     }
 }
 
+/// `pids.max` for linux.resources.pids.limit: -1 and 0 mean no limit
+/// (runc's reading), the same file and values on v1 and v2.
+fn pids_max(limit: i64) -> String {
+    if limit > 0 {
+        limit.to_string()
+    } else {
+        "max".into()
+    }
+}
+
 /// rmdir, traced like every other syscall; EBUSY is retried for ~1 s
 /// (the last processes may still be exiting), ENOENT counts as done.
 fn rmdir_retry(dir: &Path) -> Result<(), CgroupError> {

@@ -67,12 +67,7 @@ pub(super) fn apply(
     cpu(cg, sys, res, warnings)?;
     if let Some(p) = res.pids() {
         let dir = need(cg, "pids", "linux.resources.pids.limit")?;
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".to_string()
-        };
-        write(sys, &dir.join("pids.max"), &v)?;
+        write(sys, &dir.join("pids.max"), &super::pids_max(p.limit()))?;
     }
     blkio(cg, sys, res, warnings)?;
     for h in res.hugepage_limits().iter().flatten() {

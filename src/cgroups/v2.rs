@@ -82,12 +82,7 @@ pub(super) fn apply(
     cpu(dir, sys, res, warnings)?;
     if let Some(p) = res.pids() {
         let f = need_file(dir, "pids.max", "linux.resources.pids.limit")?;
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".into()
-        };
-        write(sys, &f, &v)?;
+        write(sys, &f, &super::pids_max(p.limit()))?;
     }
     io(dir, sys, res, warnings)?;
     for (i, h) in res.hugepage_limits().iter().flatten().enumerate() {
