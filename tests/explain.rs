@@ -785,9 +785,9 @@ fn failing_create_explained() {
         "a failed create left its state dir"
     );
     assert!(
-        leftover_cgroups(&id).is_empty(),
+        common::cgroup_dirs(&id).is_empty(),
         "{:?}",
-        leftover_cgroups(&id)
+        common::cgroup_dirs(&id)
     );
 }
 
@@ -849,25 +849,6 @@ fn idmap_and_seccomp_stages() {
     book("stage-seccomp", &blocks);
 }
 
-/// cgroup directories for `id` under any hierarchy.
-fn leftover_cgroups(id: &str) -> Vec<PathBuf> {
-    let mut found = vec![];
-    let v2 = Path::new("/sys/fs/cgroup/learnrt").join(id);
-    if v2.exists() {
-        found.push(v2);
-    }
-    for e in fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let p = e.path().join("learnrt").join(id);
-        if p.exists() {
-            found.push(p);
-        }
-    }
-    found
-}
 
 // ---------------------------------------------------------------------------
 // --trace json
@@ -1305,9 +1286,9 @@ fn step_q_leaves_nothing_behind() {
         env.root.join(&id).display()
     );
     assert!(
-        leftover_cgroups(&id).is_empty(),
+        common::cgroup_dirs(&id).is_empty(),
         "q left cgroups: {:?}",
-        leftover_cgroups(&id)
+        common::cgroup_dirs(&id)
     );
     let pids: BTreeSet<i32> = pauses.iter().flat_map(|p| p.pids.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(5);

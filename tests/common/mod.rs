@@ -214,6 +214,28 @@ impl Drop for TestEnv {
     }
 }
 
+/// The cgroup directories of container `id` under learnrt's default parent,
+/// in every hierarchy (v1, hybrid) or the one v2 tree: after a delete, or
+/// a failed create, there must be none.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut found = vec![];
+    let v2 = Path::new("/sys/fs/cgroup/learnrt").join(id);
+    if v2.exists() {
+        found.push(v2);
+    }
+    for e in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = e.path().join("learnrt").join(id);
+        if p.exists() {
+            found.push(p);
+        }
+    }
+    found
+}
+
 /// Read `<bundle>/config.json`, let `f` change it, write it back.
 pub fn edit_config(bundle: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let path = bundle.join("config.json");
